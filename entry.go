@@ -1,0 +1,111 @@
+package auditlog
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Outcome says whether an audited mutation completed.
+type Outcome string
+
+// The two outcomes of a mutation.
+const (
+	Success Outcome = "success" // the mutation completed without error
+	Failed  Outcome = "failed"  // the mutation threw or returned an error
+)
+
+// Valid reports whether o is one of the two outcomes.
+func (o Outcome) Valid() bool { return o == Success || o == Failed }
+
+// TimeLayout is how occurred_at is written: RFC 3339 with the writer's offset
+// and up to microsecond precision (trailing zeros dropped).
+const TimeLayout = "2006-01-02T15:04:05.999999Z07:00"
+
+// Entry is one audited mutation as stored: immutable, with a dense seq.
+type Entry struct {
+	ID           string         `json:"id"`
+	Seq          int64          `json:"seq"`
+	Action       string         `json:"action"`
+	ResourceType string         `json:"resource_type"`
+	ResourceID   string         `json:"resource_id"`
+	ActorID      string         `json:"actor_id"`
+	ProjectID    *string        `json:"project_id"`
+	Outcome      Outcome        `json:"outcome"`
+	OccurredAt   time.Time      `json:"occurred_at"`
+	IP           *string        `json:"ip"`
+	UserAgent    *string        `json:"user_agent"`
+	Metadata     map[string]any `json:"metadata"`
+
+	// Canonical holds the exact bytes stored at commit; when set, MarshalJSON returns them.
+	Canonical []byte `json:"-"`
+}
+
+// canonicalEntry fixes the field order and the time format of canonical bytes.
+type canonicalEntry struct {
+	ID           string         `json:"id"`
+	Seq          int64          `json:"seq"`
+	Action       string         `json:"action"`
+	ResourceType string         `json:"resource_type"`
+	ResourceID   string         `json:"resource_id"`
+	ActorID      string         `json:"actor_id"`
+	ProjectID    *string        `json:"project_id"`
+	Outcome      Outcome        `json:"outcome"`
+	OccurredAt   string         `json:"occurred_at"`
+	IP           *string        `json:"ip"`
+	UserAgent    *string        `json:"user_agent"`
+	Metadata     map[string]any `json:"metadata"`
+}
+
+// Encode returns the entry's canonical JSON: compact, fields in contract
+// order, metadata keys sorted, occurred_at in TimeLayout, no HTML escaping.
+// It is computed once at commit; everything afterwards reads the stored bytes.
+func (e *Entry) Encode() ([]byte, error) {
+	md := e.Metadata
+	if md == nil {
+		md = map[string]any{}
+	}
+	c := canonicalEntry{
+		ID: e.ID, Seq: e.Seq, Action: e.Action, ResourceType: e.ResourceType,
+		ResourceID: e.ResourceID, ActorID: e.ActorID, ProjectID: e.ProjectID,
+		Outcome: e.Outcome, OccurredAt: e.OccurredAt.Format(TimeLayout),
+		IP: e.IP, UserAgent: e.UserAgent, Metadata: md,
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(c); err != nil {
+		return nil, fmt.Errorf("encode entry: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// MarshalJSON returns the stored canonical bytes when present, so reads serve
+// exactly what was committed.
+func (e Entry) MarshalJSON() ([]byte, error) {
+	if e.Canonical != nil {
+		return e.Canonical, nil
+	}
+	return e.Encode()
+}
+
+// DecodeEntry parses canonical entry bytes back into an Entry that keeps them.
+func DecodeEntry(raw []byte) (Entry, error) {
+	var c canonicalEntry
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&c); err != nil {
+		return Entry{}, fmt.Errorf("decode entry: %w", err)
+	}
+	t, err := time.Parse(time.RFC3339Nano, c.OccurredAt)
+	if err != nil {
+		return Entry{}, fmt.Errorf("decode entry: occurred_at: %w", err)
+	}
+	return Entry{
+		ID: c.ID, Seq: c.Seq, Action: c.Action, ResourceType: c.ResourceType,
+		ResourceID: c.ResourceID, ActorID: c.ActorID, ProjectID: c.ProjectID,
+		Outcome: c.Outcome, OccurredAt: t, IP: c.IP, UserAgent: c.UserAgent,
+		Metadata: c.Metadata, Canonical: raw,
+	}, nil
+}
