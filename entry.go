@@ -59,7 +59,8 @@ type canonicalEntry struct {
 }
 
 // Encode returns the entry's canonical JSON: compact, fields in contract
-// order, metadata keys sorted, occurred_at in TimeLayout, no HTML escaping.
+// order, metadata keys sorted, occurred_at in TimeLayout, and encoding/json's
+// default escaping (so re-marshalling the bytes never changes them).
 // It is computed once at commit; everything afterwards reads the stored bytes.
 func (e *Entry) Encode() ([]byte, error) {
 	md := e.Metadata
@@ -73,9 +74,7 @@ func (e *Entry) Encode() ([]byte, error) {
 		IP: e.IP, UserAgent: e.UserAgent, Metadata: md,
 	}
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(c); err != nil {
+	if err := json.NewEncoder(&buf).Encode(c); err != nil {
 		return nil, fmt.Errorf("encode entry: %w", err)
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
