@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/guaracloud/auditlog"
+	"github.com/guaracloud/auditlog/api"
+	"github.com/guaracloud/auditlog/demo"
+	"github.com/guaracloud/auditlog/sequencer"
+	"github.com/guaracloud/auditlog/sqlite"
+	"github.com/mattn/go-isatty"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+)
+
+// Main is the server process: store, sequencer, API and HTTP listener.
+// Tests start it on 127.0.0.1:0 with a temp database.
+type Main struct {
+	Addr      string
+	DB        string
+	Demo      bool
+	RateLimit float64
+	Logger    *slog.Logger
+	Out       io.Writer // where --demo prints its token and examples
+	Now       func() time.Time
+
+	store auditlog.Store
+	seq   *sequencer.Sequencer
+	srv   *http.Server
+	ln    net.Listener
+	done  chan error
+}
+
+func newServe() *cobra.Command {
+	m := &Main{}
+	var logFormat string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the API and dashboard",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m.Logger = newLogger(cmd.ErrOrStderr(), logFormat)
+			m.Out = cmd.OutOrStdout()
+			if err := m.Start(cmd.Context()); err != nil {
+				return err
+			}
+			select {
+			case <-cmd.Context().Done():
+			case err := <-m.done:
+				if err != nil {
+					return err
+				}
+			}
+			m.Logger.Info("shutting down: finishing requests and committing in-flight batches")
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return m.Close(ctx)
+		},
+	}
+	cmd.Flags().StringVar(&m.Addr, "addr", ":8080", "listen address")
+	cmd.Flags().StringVar(&m.DB, "db", "./auditlog.db", "SQLite file, or a postgres:// URL")
+	cmd.Flags().BoolVar(&m.Demo, "demo", false, "seed a realistic demo history and print a token to try it")
+	cmd.Flags().Float64Var(&m.RateLimit, "rate-limit", 0, "requests per second per token (0: unlimited)")
+	cmd.Flags().StringVar(&logFormat, "log-format", "auto", "log format: auto (text on a terminal, else json), text or json")
+	return cmd
+}
+
+// newLogger returns a JSON logger, or a text one on a terminal.
+func newLogger(w io.Writer, format string) *slog.Logger {
+	if format == "auto" {
+		format = "json"
+		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, nil))
+	}
+	return slog.New(slog.NewJSONHandler(w, nil))
+}
+
+// openStore opens the store a --db value names.
+func openStore(ctx context.Context, dsn string) (auditlog.Store, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return nil, errors.New("PostgreSQL storage is not available in this build yet; use a SQLite file")
+	}
+	return sqlite.Open(ctx, dsn)
+}
+
+// Start opens the store, seeds the demo if asked, and starts serving.
+func (m *Main) Start(ctx context.Context) error {
+	if m.Logger == nil {
+		m.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	if m.Out == nil {
+		m.Out = io.Discard
+	}
+	if m.Now == nil {
+		m.Now = time.Now
+	}
+	store, err := openStore(ctx, m.DB)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	m.store = store
+	metrics := api.NewMetrics(prometheus.NewRegistry())
+	m.seq = sequencer.New(store, sequencer.Options{Now: m.Now, Observer: metrics})
+	server, err := api.New(api.Config{
+		Store: store, Writer: m.seq, Logger: m.Logger, Now: m.Now, Metrics: metrics, RateLimit: m.RateLimit,
+	})
+	if err != nil {
+		return m.fail(fmt.Errorf("serve: %w", err))
+	}
+	if m.Demo {
+		if err := m.seedDemo(ctx); err != nil {
+			return m.fail(err)
+		}
+	}
+	m.ln, err = net.Listen("tcp", m.Addr)
+	if err != nil {
+		return m.fail(fmt.Errorf("serve: %w", err))
+	}
+	m.srv = &http.Server{
+		Handler:           server.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	m.done = make(chan error, 1)
+	go func() {
+		if err := m.srv.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.done <- fmt.Errorf("serve: %w", err)
+		}
+		close(m.done)
+	}()
+	m.Logger.Info("listening", "addr", m.ln.Addr().String(), "db", storeKind(m.DB))
+	if m.Demo {
+		m.printDemo()
+	}
+	return nil
+}
+
+// storeKind names the engine without echoing a DSN that may hold a password.
+func storeKind(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres") {
+		return "postgres"
+	}
+	return "sqlite:" + dsn
+}
+
+// fail closes what Start opened and returns err.
+func (m *Main) fail(err error) error {
+	m.Close(context.Background())
+	return err
+}
+
+// URL is the base URL the server listens on.
+func (m *Main) URL() string {
+	addr := m.ln.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	return fmt.Sprintf("http://%s", net.JoinHostPort(host, fmt.Sprint(addr.Port)))
+}
+
+// Store returns the open store (tests and tools).
+func (m *Main) Store() auditlog.Store { return m.store }
+
+// Close stops the listener and waits for in-flight requests, commits every
+// queued batch, and closes the store.
+func (m *Main) Close(ctx context.Context) error {
+	var errs []error
+	if m.srv != nil {
+		errs = append(errs, m.srv.Shutdown(ctx))
+	}
+	if m.seq != nil {
+		errs = append(errs, m.seq.Close(ctx))
+	}
+	if m.store != nil {
+		errs = append(errs, m.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// seedDemo writes the demo history once (an existing history is kept) and a token for the demo user.
+func (m *Main) seedDemo(ctx context.Context) error {
+	page, err := m.store.Query(ctx, auditlog.UserScope(demo.User), auditlog.Query{Limit: 1})
+	if err != nil {
+		return fmt.Errorf("serve --demo: %w", err)
+	}
+	if len(page.Entries) == 0 {
+		if err := demo.Seed(ctx, m.seq, m.store, m.Now(), 400, 1); err != nil {
+			return fmt.Errorf("serve --demo: %w", err)
+		}
+		m.Logger.Info("demo history seeded", "entries", 400)
+	}
+	return nil
+}
+
+// printDemo makes a fresh token for the demo user and shows how to use it.
+func (m *Main) printDemo() {
+	secret, tok, err := auditlog.NewToken(auditlog.UserToken, demo.User, m.Now())
+	if err == nil {
+		err = m.store.CreateToken(context.Background(), tok)
+	}
+	if err != nil {
+		m.Logger.Error("demo token", "err", err)
+		return
+	}
+	fmt.Fprintf(m.Out, "\nDemo ready: %s is signed in as %s.\n\n  export TOKEN=%s\n  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/v1/audit-logs?outcome=failed&range=7d' | jq\n\n",
+		m.URL(), demo.User, secret, m.URL())
+}
