@@ -52,8 +52,8 @@ func ValidResourceType(s string) bool { return len(s) <= MaxTypeLen && typeRE.Ma
 // ValidID reports whether s can be an entry id: 1-128 letters, digits, `.`, `_`, `:` or `-`.
 func ValidID(s string) bool { return len(s) <= MaxIDLen && idRE.MatchString(s) }
 
-// validRef reports whether s is a usable reference: 1-256 bytes of printable UTF-8.
-func validRef(s string) bool {
+// ValidRef reports whether s can be a resource, actor or project id: 1-256 bytes of printable UTF-8.
+func ValidRef(s string) bool {
 	if s == "" || len(s) > MaxRefLen || !utf8.ValidString(s) {
 		return false
 	}
@@ -77,13 +77,13 @@ func (e *Event) Validate(prefix string) error {
 	if !ValidResourceType(e.ResourceType) {
 		return ParamError(prefix+"resource_type", "resource_type must be lowercase letters, digits and '_'")
 	}
-	if !validRef(e.ResourceID) {
+	if !ValidRef(e.ResourceID) {
 		return ParamError(prefix+"resource_id", "resource_id must be 1-%d printable characters", MaxRefLen)
 	}
-	if !validRef(e.ActorID) {
+	if !ValidRef(e.ActorID) {
 		return ParamError(prefix+"actor_id", "actor_id must be 1-%d printable characters", MaxRefLen)
 	}
-	if e.ProjectID != nil && !validRef(*e.ProjectID) {
+	if e.ProjectID != nil && !ValidRef(*e.ProjectID) {
 		return ParamError(prefix+"project_id", "project_id must be null or 1-%d printable characters", MaxRefLen)
 	}
 	if !e.Outcome.Valid() {

@@ -53,7 +53,7 @@ func NewToken(kind TokenKind, userID string, now time.Time) (string, Token, erro
 	if !ok {
 		return "", Token{}, Errorf(EInvalid, "unknown token kind %q", kind)
 	}
-	if kind == UserToken && !validRef(userID) {
+	if kind == UserToken && !ValidRef(userID) {
 		return "", Token{}, Errorf(EInvalid, "a user token needs a user id of 1-%d printable characters", MaxRefLen)
 	}
 	buf := make([]byte, 40)
@@ -81,7 +81,7 @@ func Authenticate(ctx context.Context, s TokenStore, secret string) (Token, erro
 	if ErrorCode(err) == ENotFound {
 		return Token{}, unauthorized
 	} else if err != nil {
-		return Token{}, fmt.Errorf("authenticate: %w", err)
+		return Token{}, fmt.Errorf("authenticate: %w: %w", Errorf(EUnavailable, "the token store is unavailable; retry"), err)
 	}
 	h := sha256.Sum256([]byte(secret))
 	if subtle.ConstantTimeCompare(h[:], t.Hash[:]) != 1 || t.RevokedAt != nil || tokenPrefix[t.Kind] != parts[0] {

@@ -33,6 +33,8 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(ON)")
+	q.Add("_pragma", "temp_store(MEMORY)") // statement journals (triggers) stay off disk
+	q.Add("_pragma", "cache_size(-65536)") // 64 MiB page cache
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {

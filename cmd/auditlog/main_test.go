@@ -210,3 +210,5 @@ func wantError(t *testing.T, res response, status int, code, param string) {
 func ptrTo(s string) *string { return &s }
 
 var _ = fmt.Sprint
+
+func stringsReader(s string) io.Reader { return strings.NewReader(s) }

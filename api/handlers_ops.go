@@ -1,0 +1,36 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/guaracloud/auditlog"
+)
+
+// Health is the answer of the health and readiness probes.
+type Health struct {
+	Status string `json:"status" enum:"ok" doc:"Always ok when the probe succeeds."`
+}
+
+// healthz serves GET /healthz: the process is up.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, r, http.StatusOK, Health{Status: "ok"})
+}
+
+// readyz serves GET /readyz: the store answers, so requests can be served.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.store.Ping(r.Context()); err != nil {
+		s.writeError(w, r, fmt.Errorf("api.readyz: %w: %w", auditlog.Errorf(auditlog.EUnavailable, "storage is unreachable"), err))
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, Health{Status: "ok"})
+}
+
+// serveOpenAPI serves GET /openapi.json: the OpenAPI 3.0 document, built once at start.
+func (s *Server) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(s.openapi)
+	}
+}

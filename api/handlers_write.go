@@ -1,0 +1,143 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/guaracloud/auditlog"
+)
+
+// MaxBatchEvents is the most events one POST may carry.
+const MaxBatchEvents = 1000
+
+// EventBatch is the batch form of the write body.
+type EventBatch struct {
+	Events []auditlog.Event `json:"events" nullable:"false" minItems:"1" maxItems:"1000" doc:"1 to 1000 events, stored whole or not at all."`
+}
+
+// WriteResult answers a write: the stored entries' ids and the entries, in the order sent.
+type WriteResult struct {
+	IDs  []string         `json:"ids" nullable:"false" doc:"The stored entries' ids, in the order the events were sent."`
+	Data []auditlog.Entry `json:"data" nullable:"false" doc:"The stored entries (the existing ones for idempotent resends)."`
+}
+
+// ProjectOwner tells the service who owns a project.
+type ProjectOwner struct {
+	OwnerID string `json:"owner_id" minLength:"1" maxLength:"256" doc:"The user who owns the project and may read its admin trail."`
+}
+
+// ProjectOwnerResult answers PUT /v1/projects/{project_id}.
+type ProjectOwnerResult struct {
+	ProjectID string `json:"project_id"`
+	OwnerID   string `json:"owner_id"`
+}
+
+// readBody reads the whole body within the size limit; an oversized body is a
+// 413 and an unreadable one a 400.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, auditlog.Errorf(auditlog.ETooLarge, "the request body is larger than %d bytes", s.maxBody)
+	} else if err != nil {
+		return nil, fmt.Errorf("api.readBody: %w: %w", auditlog.Errorf(auditlog.EInvalidBody, "the request body could not be read"), err)
+	}
+	if !json.Valid(body) {
+		return nil, auditlog.Errorf(auditlog.EInvalidBody, "the request body must be one JSON value")
+	}
+	return body, nil
+}
+
+// decodeEvents turns a write body (one event, or {"events": [...]}) into
+// validated events; any invalid element fails the whole body.
+func decodeEvents(body []byte) ([]auditlog.Event, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
+		return nil, auditlog.Errorf(auditlog.EInvalidBody, `the request body must be an event object or {"events": [...]}`)
+	}
+	raw, isBatch := fields["events"]
+	if !isBatch || len(fields) != 1 {
+		e, err := auditlog.DecodeEvent(body, "")
+		if err != nil {
+			return nil, err
+		}
+		return []auditlog.Event{e}, nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil || len(items) == 0 || len(items) > MaxBatchEvents {
+		return nil, auditlog.ParamError("events", "events must be an array of 1 to %d events", MaxBatchEvents)
+	}
+	events := make([]auditlog.Event, len(items))
+	for i, item := range items {
+		e, err := auditlog.DecodeEvent(item, fmt.Sprintf("events[%d].", i))
+		if err != nil {
+			return nil, err
+		}
+		events[i] = e
+	}
+	return events, nil
+}
+
+// postEvents serves POST /v1/audit-logs: it stores one event or a batch, whole
+// or not at all, and answers 201 with the stored entries.
+func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, _ auditlog.Token) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	events, err := decodeEvents(body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	entries, err := s.writer.Append(r.Context(), events)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("api.postEvents: %w", err))
+		return
+	}
+	out := WriteResult{IDs: make([]string, len(entries)), Data: entries}
+	for i := range entries {
+		out.IDs[i] = entries[i].ID
+	}
+	s.writeJSON(w, r, http.StatusCreated, out)
+}
+
+// putProject serves PUT /v1/projects/{project_id}: it records the project's owner.
+func (s *Server) putProject(w http.ResponseWriter, r *http.Request, _ auditlog.Token) {
+	projectID := r.PathValue("project_id")
+	if !auditlog.ValidRef(projectID) {
+		s.writeError(w, r, auditlog.ParamError("project_id", "project_id must be 1-%d printable characters", auditlog.MaxRefLen))
+		return
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in ProjectOwner
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field == "owner_id" {
+			s.writeError(w, r, auditlog.ParamError("owner_id", "owner_id must be a string"))
+			return
+		}
+		s.writeError(w, r, auditlog.Errorf(auditlog.EInvalidBody, `the request body must be {"owner_id": "..."}`))
+		return
+	}
+	if !auditlog.ValidRef(in.OwnerID) {
+		s.writeError(w, r, auditlog.ParamError("owner_id", "owner_id must be 1-%d printable characters", auditlog.MaxRefLen))
+		return
+	}
+	if err := s.store.SetProjectOwner(r.Context(), projectID, in.OwnerID); err != nil {
+		s.writeError(w, r, fmt.Errorf("api.putProject: %w", err))
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, ProjectOwnerResult{ProjectID: projectID, OwnerID: in.OwnerID})
+}

@@ -1,0 +1,38 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+)
+
+// routes registers every route of the API; it is the only place that does.
+func (s *Server) routes() {
+	// Reads, for user tokens, scoped to the caller.
+	s.handle("GET /v1/audit-logs", s.userOnly(s.listOwn))
+	s.handle("GET /v1/audit-logs/{id}", s.userOnly(s.getOwn))
+	s.handle("GET /v1/projects/{project_id}/audit-logs", s.userOnly(s.listProject))
+	s.handle("GET /v1/actions", s.userOnly(s.listActions))
+
+	// Writes, for writer tokens.
+	s.handle("POST /v1/audit-logs", s.writerOnly(s.postEvents))
+	s.handle("PUT /v1/projects/{project_id}", s.writerOnly(s.putProject))
+
+	// Public: the API description, probes and metrics.
+	s.handle("GET /openapi.json", http.HandlerFunc(s.serveOpenAPI))
+	s.handle("GET /healthz", http.HandlerFunc(s.healthz))
+	s.handle("GET /readyz", http.HandlerFunc(s.readyz))
+	s.handle("GET /metrics", s.metrics.handler())
+}
+
+// handle registers h for pattern ("METHOD /path") and remembers the pattern.
+func (s *Server) handle(pattern string, h http.Handler) {
+	s.patterns = append(s.patterns, pattern)
+	s.mux.Handle(pattern, h)
+}
+
+// Routes lists the patterns ("METHOD /path/{param}") of every registered route, sorted.
+func (s *Server) Routes() []string {
+	out := slices.Clone(s.patterns)
+	slices.Sort(out)
+	return out
+}
