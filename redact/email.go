@@ -1,0 +1,86 @@
+package redact
+
+import "strings"
+
+// E-mail addresses, local@domain.tld: the local part of [A-Za-z0-9._%+-],
+// domain labels of [A-Za-z0-9-] (not starting or ending with "-"), and a TLD
+// of at least two letters. Hand-written: '@' is common in benign values
+// (image digests, npm scopes, URLs) and a regexp would cost more than the scan.
+
+func isLocalChar(c byte) bool {
+	return isAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'
+}
+
+// findEmails finds the e-mail addresses in s.
+func findEmails(s string) []span {
+	var spans []span
+	last := 0 // a local part never reaches back into the previous match
+	for at := strings.IndexByte(s, '@'); at >= 0; {
+		start := at
+		for start > last && isLocalChar(s[start-1]) {
+			start--
+		}
+		next := at + 1
+		if end := domainEnd(s, at+1); start < at && end > 0 && validEmail(s, start, at, end) {
+			spans = append(spans, span{start, end, tokEmail})
+			last, next = end, end
+		}
+		j := strings.IndexByte(s[next:], '@')
+		if j < 0 {
+			break
+		}
+		at = next + j
+	}
+	return spans
+}
+
+// domainEnd returns the end of the domain starting at s[i:]: after the
+// letters of the last label (not the first) that starts with two letters,
+// all labels before it being valid; -1 if there is none.
+func domainEnd(s string, i int) int {
+	best := -1
+	for label := 0; ; label++ {
+		k := i
+		for k < len(s) && (isAlnum(s[k]) || s[k] == '-') {
+			k++
+		}
+		if label > 0 {
+			letters := i
+			for letters < k && isAlnum(s[letters]) && !isDigit(s[letters]) {
+				letters++
+			}
+			if letters-i >= 2 {
+				best = letters
+			}
+		}
+		if k == i || s[i] == '-' || s[k-1] == '-' || k >= len(s) || s[k] != '.' {
+			return best
+		}
+		i = k + 1
+	}
+}
+
+// validEmail skips the SSH form git@host:repo, file names such as
+// logo@2x.png, and a URL's user@host (a user
+// name followed by the host, not an address); an e-mail used as the user of a
+// URL that has a password (scheme://a@b.com:pw@host) is still an address.
+func validEmail(s string, start, at, end int) bool {
+	if s[start:at] == "git" || fileExtension(s[strings.LastIndexByte(s[:end], '.')+1:end]) {
+		return false
+	}
+	if !strings.HasSuffix(s[:start], "://") {
+		return true
+	}
+	return strings.IndexByte(s[end:authorityEnd(s, end)], '@') >= 0
+}
+
+// fileExtension reports whether a TLD is really a file extension that is not
+// a TLD, as in logo@2x.png.
+func fileExtension(tld string) bool {
+	switch strings.ToLower(tld) {
+	case "png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "css", "js", "mjs",
+		"json", "yaml", "yml", "txt", "html", "htm", "lock", "gz", "tgz", "xml":
+		return true
+	}
+	return false
+}

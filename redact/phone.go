@@ -1,0 +1,137 @@
+package redact
+
+import "strings"
+
+// Phone numbers: international "+<country> ..." (8-15 digits, separated by
+// spaces, dots, dashes or parentheses), "(11) 91234-5678", "(555) 123-4567",
+// "555-123-4567", "555.123.4567" and "11 91234-5678". Hand-written: nearly
+// every string has digits and dashes (dates, versions, UUIDs), and each
+// candidate is decided from a few bytes.
+
+// findPhones finds the phone numbers in s that stand alone.
+func findPhones(s string) []span {
+	var spans []span
+	for i := 0; i < len(s); {
+		end := -1
+		switch c := s[i]; {
+		case c == '+':
+			end = matchIntlPhone(s, i)
+		case c == '(':
+			end = matchParenPhone(s, i)
+		case isDigit(c) && !isDigit(before(s, i)):
+			end = matchNationalPhone(s, i)
+		}
+		if end > i && validPhone(s, i, end) {
+			spans = append(spans, span{i, end, tokPhone})
+			i = end
+			continue
+		}
+		i++
+	}
+	return spans
+}
+
+// digitRun returns the end of the run of digits starting at s[i:].
+func digitRun(s string, i int) int {
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	return i
+}
+
+// matchIntlPhone matches "+" and 8-15 digits in groups separated by at most
+// two of " .()-"; it returns the end of the last digit or -1.
+func matchIntlPhone(s string, i int) int {
+	if !isDigit(after(s, i+1)) {
+		return -1
+	}
+	j, end, digits := i+1, -1, 0
+	for j < len(s) {
+		k := digitRun(s, j)
+		digits += k - j
+		end = k
+		sep := k
+		for sep < len(s) && sep-k < 3 && strings.IndexByte(" .()-", s[sep]) >= 0 {
+			sep++
+		}
+		if sep == k || sep-k > 2 || !isDigit(after(s, sep)) {
+			break
+		}
+		j = sep
+	}
+	if digits < 8 || digits > 15 {
+		return -1
+	}
+	return end
+}
+
+// matchParenPhone matches (dd) or (ddd), an optional space and "9 ", then
+// 3-5 digits, an optional separator and 4 digits (or 7-9 digits at once).
+func matchParenPhone(s string, i int) int {
+	j := digitRun(s, i+1)
+	if n := j - i - 1; n < 2 || n > 3 || after(s, j) != ')' {
+		return -1
+	}
+	j++
+	if after(s, j) == ' ' {
+		j++
+	}
+	if matchShape(s, j, "9 d") {
+		j += 2
+	}
+	return matchLocal(s, j, 3, 5)
+}
+
+// matchLocal matches min-max digits, an optional " ", "." or "-", and 4
+// digits, or min+4 to max+4 digits without a separator.
+func matchLocal(s string, i, minDigits, maxDigits int) int {
+	j := digitRun(s, i)
+	n := j - i
+	if minDigits+4 <= n && n <= maxDigits+4 {
+		return j
+	}
+	if n < minDigits || n > maxDigits || j >= len(s) || strings.IndexByte(" .-", s[j]) < 0 {
+		return -1
+	}
+	if k := digitRun(s, j+1); k-j-1 == 4 {
+		return k
+	}
+	return -1
+}
+
+// matchNationalPhone matches 555-123-4567, 555.123.4567 and 11 91234-5678 /
+// 11 3456-7890 at s[i:].
+func matchNationalPhone(s string, i int) int {
+	switch {
+	case matchShape(s, i, "ddd-ddd-dddd"), matchShape(s, i, "ddd.ddd.dddd"):
+		return i + 12
+	case matchShape(s, i, "dd 9dddd-dddd"):
+		return i + 13
+	case matchShape(s, i, "dd dddd-dddd"):
+		return i + 12
+	}
+	return -1
+}
+
+// validPhone keeps phone matches that stand alone: not inside a longer number,
+// dotted/dashed run or word, and with balanced parentheses.
+func validPhone(s string, start, end int) bool {
+	switch b := before(s, start); {
+	case isAlnum(b), b == '_', b == '.', b == '-', b == '/', b == '+':
+		return false
+	}
+	switch a := after(s, end); {
+	case isAlnum(a), a == '_':
+		return false
+	case a == '.' || a == '-' || a == ':' || a == '/' || a == ',':
+		if isDigit(after(s, end+1)) {
+			return false
+		}
+	}
+	m := s[start:end]
+	open, closed := strings.Count(m, "("), strings.Count(m, ")")
+	if open != closed || open > 1 || open == 1 && strings.Index(m, "(") > strings.Index(m, ")") {
+		return false
+	}
+	return true
+}
