@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,5 +95,51 @@ func TestQueryCommand(t *testing.T) {
 	}
 	if code, _, _ := run(t, "query", "--db", ts.path); code == 0 {
 		t.Fatal("query without --user succeeded")
+	}
+}
+
+// lockedBuffer collects tail's output while it runs.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+func (b *lockedBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+func TestTailFollowsNewEntries(t *testing.T) {
+	ts := MustStart(t)
+	ev := func(id string) map[string]any {
+		return map[string]any{"id": id, "action": "deploy.create", "resource_type": "deploy", "resource_id": "dep_" + id,
+			"actor_id": "usr_ana", "outcome": "success"}
+	}
+	ts.mustPost(ev("first"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"tail", "--db", ts.path, "--user", "usr_ana", "--every", "20ms", "--json"}, &out, io.Discard)
+	}()
+	waitFor := func(s string) {
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), s); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("tail never printed %s:\n%s", s, out.String())
+			}
+		}
+	}
+	waitFor(`"dep_first"`)
+	ts.mustPost(ev("second"))
+	waitFor(`"dep_second"`)
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("tail exit %d", code)
+	}
+	if strings.Count(out.String(), `"dep_first"`) != 1 {
+		t.Fatalf("an entry was printed twice:\n%s", out.String())
 	}
 }

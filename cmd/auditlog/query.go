@@ -120,6 +120,11 @@ func newQuery() *cobra.Command {
 
 // printEntries writes entries as a table (times in the local zone) or JSON lines.
 func printEntries(w io.Writer, entries []auditlog.Entry, asJSON, withActor bool) error {
+	return writeEntries(w, entries, asJSON, withActor, true)
+}
+
+// writeEntries is printEntries with the table header optional (tail prints it once).
+func writeEntries(w io.Writer, entries []auditlog.Entry, asJSON, withActor, header bool) error {
 	if asJSON {
 		for _, e := range entries {
 			raw, _ := json.Marshal(e)
@@ -132,7 +137,9 @@ func printEntries(w io.Writer, entries []auditlog.Entry, asJSON, withActor bool)
 	if withActor {
 		head += "\tACTOR"
 	}
-	fmt.Fprintln(tw, head)
+	if header {
+		fmt.Fprintln(tw, head)
+	}
 	for _, e := range entries {
 		line := fmt.Sprintf("%s\t%s\t%s/%s\t%s\t%s\t%s", e.OccurredAt.Local().Format("2006-01-02 15:04:05 MST"),
 			e.Action, e.ResourceType, e.ResourceID, deref(e.ProjectID), e.Outcome, deref(e.IP))
@@ -201,7 +208,7 @@ func tail(ctx context.Context, store auditlog.Reader, scope auditlog.Scope, f *r
 		}
 		slices.Reverse(fresh) // oldest first, like tail -f
 		if len(fresh) > 0 || first {
-			if err := printEntries(w, fresh, f.asJSON, scope.ProjectID != ""); err != nil {
+			if err := writeEntries(w, fresh, f.asJSON, scope.ProjectID != "", first); err != nil {
 				return err
 			}
 		}
