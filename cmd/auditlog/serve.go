@@ -15,6 +15,7 @@ import (
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/api"
 	"github.com/guaracloud/auditlog/demo"
+	"github.com/guaracloud/auditlog/postgres"
 	"github.com/guaracloud/auditlog/sequencer"
 	"github.com/guaracloud/auditlog/sqlite"
 	"github.com/mattn/go-isatty"
@@ -90,8 +91,8 @@ func newLogger(w io.Writer, format string) *slog.Logger {
 
 // openStore opens the store a --db value names.
 func openStore(ctx context.Context, dsn string) (auditlog.Store, error) {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return nil, errors.New("PostgreSQL storage is not available in this build yet; use a SQLite file")
+	if postgres.IsDSN(dsn) {
+		return postgres.Open(ctx, dsn)
 	}
 	return sqlite.Open(ctx, dsn)
 }
