@@ -1,16 +1,27 @@
-// Package demo builds a realistic audit history for `auditlog serve --demo`:
-// a handful of users acting across several projects over 30 days, with
-// every action of the catalog, both outcomes and the metadata the platform
-// attaches (update diffs, registry preflight and override, failures).
+// Package demo builds a realistic audit history for `auditlog serve --demo`
+// by driving the sample control plane (package platform) through the audit
+// interceptor, so the demo shows exactly what real traffic produces: a
+// handful of users acting across several projects over 30 days, every
+// action of the catalog, both outcomes, update diffs, registry preflights
+// and overrides, refused viewers and invalid cron schedules.
 package demo
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/guaracloud/auditlog"
+	"github.com/guaracloud/auditlog/interceptor"
+	"github.com/guaracloud/auditlog/platform"
 )
 
 // Appender writes batches of events through the sequencer (redaction included).
@@ -23,44 +34,51 @@ type Owners interface {
 	SetProjectOwner(ctx context.Context, projectID, ownerID string) error
 }
 
-// User is the demo user whose token `serve --demo` prints.
+// User is the demo user whose token `serve --demo` prints; it owns prj_storefront.
 const User = "usr_ana"
 
-// Users are the demo's accounts; User owns the first project.
+// Users are the demo's accounts.
 var Users = []string{User, "usr_bruno", "usr_carla", "usr_diego"}
 
-// Projects are the demo's projects and their owners.
-var Projects = map[string]string{"prj_storefront": User, "prj_payments": "usr_bruno", "prj_analytics": "usr_carla"}
-
-var projectIDs = []string{"prj_storefront", "prj_payments", "prj_analytics"}
-
-// Seed writes n events ending at now, deterministically for a given seed value.
-func Seed(ctx context.Context, w Appender, o Owners, now time.Time, n int, seed uint64) error {
-	for p, owner := range Projects {
-		if err := o.SetProjectOwner(ctx, p, owner); err != nil {
-			return fmt.Errorf("demo.Seed: %w", err)
-		}
-	}
-	r := rand.New(rand.NewPCG(seed, 42))
-	sp := time.FixedZone("-03", -3*3600)
-	var batch []auditlog.Event
-	for i := range n {
-		e := Event(r, now.Add(-time.Duration(r.Int64N(int64(30*24*time.Hour)))).In(sp))
-		if i%5 == 0 {
-			e.ActorID = User // the printed user has a rich history
-		}
-		batch = append(batch, e)
-		if len(batch) == 50 || i == n-1 {
-			if _, err := w.Append(ctx, batch); err != nil {
-				return fmt.Errorf("demo.Seed: %w", err)
-			}
-			batch = batch[:0]
-		}
-	}
-	return nil
+// clock is the demo's fake time, moved forward request by request.
+type clock struct {
+	mu  sync.Mutex
+	t   time.Time
+	end time.Time
 }
 
-func ptr[T any](v T) *T { return &v }
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// advance moves the clock forward, never past end.
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if next := c.t.Add(d); next.Before(c.end) {
+		c.t = next
+	}
+}
+
+// registry answers preflights: passwords starting with "good" pass.
+type registry struct{}
+
+func (registry) RoundTrip(r *http.Request) (*http.Response, error) {
+	status := http.StatusUnauthorized
+	if _, pass, ok := r.BasicAuth(); ok && strings.HasPrefix(pass, "good") {
+		status = http.StatusOK
+	}
+	return &http.Response{StatusCode: status, Body: io.NopCloser(strings.NewReader("")), Header: http.Header{}, Request: r}, nil
+}
+
+// driver sends requests to the platform as the demo's users.
+type driver struct {
+	ctx   context.Context
+	p     *platform.Platform
+	r     *rand.Rand
+	clock *clock
+	total int // requests to send
+	sent  int
+	err   error // the first failure to record an event or an owner
+}
 
 var agents = []string{
 	"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
@@ -69,85 +87,57 @@ var agents = []string{
 	"terraform-provider-guara/0.9.1",
 }
 
-var addrs = []string{"203.0.113.77", "198.51.100.23", "2001:db8:abcd:12::1", "::ffff:192.0.2.10"}
+var addrs = []string{"203.0.113.77:50122", "198.51.100.23:443", "[2001:db8:abcd:12::1]:61000", "[::ffff:192.0.2.10]:40000"}
 
-// Event makes one realistic event at the given time.
-func Event(r *rand.Rand, at time.Time) auditlog.Event {
-	a := auditlog.Catalog[r.IntN(len(auditlog.Catalog)-1)] // every action but the export
-	project := projectIDs[r.IntN(len(projectIDs))]
-	e := auditlog.Event{
-		Action: a.ID, ResourceType: a.ResourceType, ActorID: Users[r.IntN(len(Users))],
-		ProjectID: ptr(project), Outcome: auditlog.Success, OccurredAt: at,
-		IP: ptr(addrs[r.IntN(len(addrs))]), UserAgent: ptr(agents[r.IntN(len(agents))]),
+// do sends one request and returns the status and decoded body.
+func (d *driver) do(user, method, path string, body any) (int, map[string]any) {
+	var raw []byte
+	if body != nil {
+		raw, _ = json.Marshal(body)
 	}
-	e.ResourceID, e.Metadata = details(r, a.ID, project)
-	if r.IntN(6) == 0 {
-		e.Outcome = auditlog.Failed
-		e.Metadata["error"] = failure(r, a.ID)
+	req := httptest.NewRequestWithContext(d.ctx, method, path, bytes.NewReader(raw))
+	req.Header.Set("Authorization", "Bearer "+user)
+	req.Header.Set("User-Agent", agents[d.r.IntN(len(agents))])
+	req.RemoteAddr = addrs[d.r.IntN(len(addrs))]
+	w := httptest.NewRecorder()
+	d.p.ServeHTTP(w, req)
+	if w.Code == http.StatusServiceUnavailable && d.err == nil {
+		d.err = fmt.Errorf("the audit log refused an event: %s", w.Body.String())
 	}
-	return e
+	d.sent++
+	// Spread what is left of the window over the requests left, with jitter.
+	left := d.clock.end.Sub(d.clock.Now()) / time.Duration(max(d.total-d.sent, 1))
+	d.clock.advance(time.Duration(float64(left) * (0.2 + 1.6*d.r.Float64())))
+	var out map[string]any
+	json.Unmarshal(w.Body.Bytes(), &out)
+	return w.Code, out
 }
 
-// details returns the resource id and metadata the platform records for an action.
-func details(r *rand.Rand, action, project string) (string, map[string]any) {
-	svc := []string{"svc_web", "svc_api", "svc_worker"}[r.IntN(3)]
-	cron := []string{"cron_nightly_report", "cron_cleanup", "cron_sync_stock"}[r.IntN(3)]
-	v := fmt.Sprintf("1.%d.%d", 20+r.IntN(6), r.IntN(10))
-	switch action {
-	case "project.create":
-		return project, map[string]any{"name": project[4:], "region": "sa-east-1"}
-	case "project.update":
-		return project, map[string]any{"diff": map[string]any{"name": map[string]any{"from": project[4:], "to": project[4:] + "-prod"}}}
-	case "project.delete":
-		return project, map[string]any{"name": project[4:]}
-	case "project.member.invite":
-		return "usr_" + []string{"elena", "fabio", "gabi"}[r.IntN(3)], map[string]any{"email": "elena.souza@example.com", "role": "member"}
-	case "project.member.update":
-		return "usr_bruno", map[string]any{"diff": map[string]any{"role": map[string]any{"from": "member", "to": "admin"}}}
-	case "project.member.remove":
-		return "usr_diego", map[string]any{"role": "viewer"}
-	case "service.create", "service.update":
-		md := map[string]any{"diff": map[string]any{
-			"image":    map[string]any{"from": "ghcr.io/acme/api:" + v, "to": "ghcr.io/acme/api:1.25.0"},
-			"replicas": map[string]any{"from": 2, "to": 3},
-		}}
-		if r.IntN(2) == 0 {
-			passed := r.IntN(3) != 0
-			md["registry"] = map[string]any{"url": "https://registry.acme.io", "username": "deploy", "password": "hunter2-" + v}
-			md["preflight"] = map[bool]string{true: "passed", false: "failed"}[passed]
-			md["override"] = !passed
+// Seed drives about n audited requests through the sample control plane,
+// spread over the 30 days before now, deterministically for a seed value.
+func Seed(ctx context.Context, w Appender, o Owners, now time.Time, n int, seed uint64) error {
+	c := &clock{t: now.Add(-30 * 24 * time.Hour).In(time.FixedZone("-03", -3*3600)), end: now.Add(-time.Minute)}
+	d := &driver{ctx: ctx, r: rand.New(rand.NewPCG(seed, 42)), clock: c, total: n}
+	d.p = platform.New(platform.Config{
+		Audit:     interceptor.Config{Sink: interceptor.InProcess(w), Now: c.Now},
+		Preflight: registry{},
+		OnProjectOwner: func(ctx context.Context, projectID, ownerID string) error {
+			err := o.SetProjectOwner(ctx, projectID, ownerID)
+			if err != nil && d.err == nil {
+				d.err = err
+			}
+			return err
+		},
+	})
+	d.setup()
+	for d.sent < n && d.err == nil {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("demo.Seed: %w", err)
 		}
-		return svc, md
-	case "service.delete":
-		return svc, map[string]any{"name": svc[4:]}
-	case "deploy.create":
-		return fmt.Sprintf("dep_%06d", r.IntN(1e6)), map[string]any{"service_id": svc, "image": "ghcr.io/acme/api:" + v,
-			"commit": fmt.Sprintf("%040x", r.Uint64())[:40]}
-	case "deploy.rollback":
-		return fmt.Sprintf("dep_%06d", r.IntN(1e6)), map[string]any{"service_id": svc, "to_deploy": fmt.Sprintf("dep_%06d", r.IntN(1e6))}
-	case "env_var.set":
-		return svc + "/DATABASE_URL", map[string]any{"key": "DATABASE_URL", "value": "postgres://app:s3cr3t@db.internal:5432/app", "service_id": svc}
-	case "env_var.delete":
-		return svc + "/LEGACY_FLAG", map[string]any{"key": "LEGACY_FLAG", "service_id": svc}
-	case "cron_worker.create":
-		return cron, map[string]any{"schedule": "0 3 * * *", "timezone": "America/Sao_Paulo", "command": "bin/report --daily"}
-	case "cron_worker.update":
-		return cron, map[string]any{"diff": map[string]any{"schedule": map[string]any{"from": "0 3 * * *", "to": "*/15 * * * *"}}}
-	default: // suspend, resume, delete, manual_trigger
-		return cron, map[string]any{"schedule": "0 3 * * *", "timezone": "America/Sao_Paulo"}
+		d.move()
 	}
-}
-
-// failure returns the redacted-to-be error a failed mutation records.
-func failure(r *rand.Rand, action string) map[string]any {
-	switch {
-	case action == "service.create" || action == "service.update":
-		return map[string]any{"code": "registry_preflight_failed", "message": "GET https://registry.acme.io/v2/ returned 401 Unauthorized"}
-	case action == "cron_worker.create" || action == "cron_worker.update":
-		return map[string]any{"code": "invalid_schedule", "message": "expected 5 fields in cron expression, got 6"}
-	case r.IntN(2) == 0:
-		return map[string]any{"code": "forbidden", "message": "viewers cannot change this project"}
-	default:
-		return map[string]any{"code": "upstream_timeout", "message": "upstream timeout talking to 10.20.30.40:6443"}
+	if d.err != nil {
+		return fmt.Errorf("demo.Seed: %w", d.err)
 	}
+	return nil
 }

@@ -1,0 +1,39 @@
+// Package interceptor records one audit event for every request to a
+// declared mutating route of a net/http service: the Guara Cloud platform's
+// audit interceptor. It imports the standard library and the auditlog
+// domain packages only, so a platform embeds it cheaply.
+//
+// A platform registers its routes on a Mux: reads with Handle, mutations with
+// Audit and a Route declaring the action and resource. Mux.Uncovered lists
+// every mutating route registered without a declaration, for a test to fail
+// on. Platforms with another router wrap each mutating handler with Wrap.
+//
+// For every request to an audited route the interceptor:
+//
+//   - checks, before the handler runs, that the sink can accept an event
+//     (Admitter); in FailClosed mode a refusal is a 503 and the handler never runs;
+//   - runs the handler against a buffered response writer, recovering a panic;
+//   - builds the event: a time-ordered UUIDv7 id, the action and resource type
+//     of the Route, the resource and project ids from path wildcards or from
+//     SetResourceID / SetProjectID, the actor from Config.Actor, the outcome,
+//     the anonymized client address and the user agent, and the metadata the
+//     handler attached with AddMetadata, redacted with redact.Metadata;
+//   - hands the event to the Sink and waits until Sink.Record returns, so that
+//     no response reaches the client before its event is durable;
+//   - releases the buffered response, or, when Record failed in FailClosed
+//     mode, answers 503 audit_unavailable instead (the mutation may have taken
+//     effect: the client is told to check before retrying); in FailOpen mode
+//     it releases the response and reports the loss;
+//   - re-panics after recording when the handler panicked, so the server's own
+//     recovery (http.Server aborts the connection) still happens.
+//
+// The outcome is success when the handler finishes with a status below 400
+// and did not call Fail; it is failed on a 4xx or 5xx status, on Fail, and on
+// panic. A failure's status, code and message go to metadata["error"]: the
+// code and message come from Fail, else from a JSON error body of the shape
+// {"error": {"code": "...", "message": "..."}}, else from the status text.
+//
+// Unauthenticated requests (Config.Actor returns false) are still audited,
+// with the actor id Anonymous: an anonymous attempt to mutate a project is
+// something its owner wants to see in the admin trail.
+package interceptor
