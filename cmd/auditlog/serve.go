@@ -18,6 +18,7 @@ import (
 	"github.com/guaracloud/auditlog/postgres"
 	"github.com/guaracloud/auditlog/sequencer"
 	"github.com/guaracloud/auditlog/sqlite"
+	"github.com/guaracloud/auditlog/web"
 	"github.com/mattn/go-isatty"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -30,12 +31,14 @@ type Main struct {
 	DB        string
 	Demo      bool
 	RateLimit float64
+	Secure    bool // Secure session cookies even without TLS here (behind a TLS proxy)
 	Logger    *slog.Logger
 	Out       io.Writer // where --demo prints its token and examples
 	Now       func() time.Time
 
 	store auditlog.Store
 	seq   *sequencer.Sequencer
+	dash  *web.Handler
 	srv   *http.Server
 	ln    net.Listener
 	done  chan error
@@ -71,6 +74,7 @@ func newServe() *cobra.Command {
 	cmd.Flags().StringVar(&m.DB, "db", "./auditlog.db", "SQLite file, or a postgres:// URL")
 	cmd.Flags().BoolVar(&m.Demo, "demo", false, "seed a realistic demo history and print a token to try it")
 	cmd.Flags().Float64Var(&m.RateLimit, "rate-limit", 0, "requests per second per token (0: unlimited)")
+	cmd.Flags().BoolVar(&m.Secure, "secure-cookies", false, "mark dashboard cookies Secure (set when a TLS proxy is in front)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "auto", "log format: auto (text on a terminal, else json), text or json")
 	return cmd
 }
@@ -121,6 +125,10 @@ func (m *Main) Start(ctx context.Context) error {
 	if err != nil {
 		return m.fail(fmt.Errorf("serve: %w", err))
 	}
+	m.dash, err = web.New(web.Config{Store: store, Logger: m.Logger, Now: m.Now, Secure: m.Secure})
+	if err != nil {
+		return m.fail(fmt.Errorf("serve: %w", err))
+	}
 	if m.Demo {
 		if err := m.seedDemo(ctx); err != nil {
 			return m.fail(err)
@@ -130,8 +138,13 @@ func (m *Main) Start(ctx context.Context) error {
 	if err != nil {
 		return m.fail(fmt.Errorf("serve: %w", err))
 	}
+	mux := http.NewServeMux()
+	for _, p := range []string{"/v1/", "/openapi.json", "/healthz", "/readyz", "/metrics"} {
+		mux.Handle(p, server.Handler())
+	}
+	mux.Handle("/", m.dash) // the dashboard owns everything else
 	m.srv = &http.Server{
-		Handler:           server.Handler(),
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -219,6 +232,11 @@ func (m *Main) printDemo() {
 		m.Logger.Error("demo token", "err", err)
 		return
 	}
-	fmt.Fprintf(m.Out, "\nDemo ready: %s is signed in as %s.\n\n  export TOKEN=%s\n  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/v1/audit-logs?outcome=failed&range=7d' | jq\n\n",
-		m.URL(), demo.User, secret, m.URL())
+	link, err := m.dash.OneTimeLink(context.Background(), secret)
+	if err != nil {
+		m.Logger.Error("demo sign-in link", "err", err)
+		return
+	}
+	fmt.Fprintf(m.Out, "\nDemo ready, as %s.\n\n  Dashboard (one-time sign-in link, 10 minutes): %s%s\n\n  API:\n  export TOKEN=%s\n  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/v1/audit-logs?outcome=failed&range=7d' | jq\n\n",
+		demo.User, m.URL(), link, secret, m.URL())
 }

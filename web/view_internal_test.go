@@ -1,0 +1,97 @@
+package web
+
+import (
+	"encoding/json"
+	"html/template"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestShortUserAgent(t *testing.T) {
+	tests := map[string]string{
+		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36":                            "Chrome 131 on Linux",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15":               "Safari 17.5 on macOS",
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.2903":   "Edge 131 on Windows",
+		"Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0":                                                   "Firefox 133 on Linux",
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile Safari/604.1": "Safari 18.1 on iOS",
+		"guara-cli/2.4.0 (linux; amd64)": "guara-cli/2.4.0",
+		"terraform-provider-guara/0.9.1": "terraform-provider-guara/0.9.1",
+		"":                               "",
+		strings.Repeat("x", 100):         strings.Repeat("x", 31) + "…",
+		"Mozilla/5.0 (compatible; SomethingElse)": "Mozilla/5.0",
+	}
+	for ua, want := range tests {
+		if got := shortUserAgent(ua); got != want {
+			t.Errorf("shortUserAgent(%.40q) = %q, want %q", ua, got, want)
+		}
+	}
+}
+
+func TestDiffRows(t *testing.T) {
+	var md map[string]any
+	if err := json.Unmarshal([]byte(`{"diff": {
+		"image": {"from": "a:1", "to": "a:2"},
+		"env": {"FOO": {"before": "[REDACTED]", "after": "[REDACTED]"}},
+		"added": {"to": "x"},
+		"plain": 5,
+		"weird": {"from": 1, "to": 2, "why": "?"}
+	}}`), &md); err != nil {
+		t.Fatal(err)
+	}
+	type row struct{ Field, Before, After string }
+	var got []row
+	for _, r := range diffRows(md["diff"]) {
+		got = append(got, row{r.Field, side(r.Before), side(r.After)})
+	}
+	want := []row{
+		{"added", "absent", "x"},
+		{"env.FOO", "masked:[REDACTED]", "masked:[REDACTED]"},
+		{"image", "a:1", "a:2"},
+		{"plain", "absent", "5"},
+		{"weird.from", "absent", "1"},
+		{"weird.to", "absent", "2"},
+		{"weird.why", "absent", "?"},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("diff rows (-want +got):\n%s", d)
+	}
+	if diffRows("not a diff") != nil || diffRows(map[string]any{}) != nil {
+		t.Error("a diff that is not an object should give no rows")
+	}
+}
+
+// side renders a valueView as text for comparisons.
+func side(v valueView) string {
+	switch {
+	case v.Absent:
+		return "absent"
+	case v.Masked:
+		return "masked:" + stripTags(v.HTML)
+	}
+	return stripTags(v.HTML)
+}
+
+func stripTags(h template.HTML) string {
+	s := string(h)
+	for {
+		i := strings.IndexByte(s, '<')
+		if i < 0 {
+			return s
+		}
+		j := strings.IndexByte(s[i:], '>')
+		s = s[:i] + s[i+j+1:]
+	}
+}
+
+func TestMarkMaskedEscapes(t *testing.T) {
+	got := markMasked(`<img src=x onerror=alert(1)> mail [REDACTED:email] & "[REDACTED]"`)
+	want := `&lt;img src=x onerror=alert(1)&gt; mail <mark class="masked" title="Masked before it was stored">[REDACTED:email]</mark> &amp; &#34;<mark class="masked" title="Masked before it was stored">[REDACTED]</mark>&#34;`
+	if string(got) != want {
+		t.Errorf("markMasked:\n got %s\nwant %s", got, want)
+	}
+	if s := string(prettyJSON(map[string]any{"x": "</code><script>"})); strings.Contains(s, "<script>") {
+		t.Errorf("prettyJSON does not escape: %s", s)
+	}
+}
