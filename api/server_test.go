@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,9 +17,13 @@ import (
 
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/api"
+	"github.com/guaracloud/auditlog/integrity"
 	"github.com/guaracloud/auditlog/sequencer"
 	"github.com/guaracloud/auditlog/sqlite"
 )
+
+// testOrigin is the origin of the test servers' checkpoints.
+const testOrigin = integrity.OriginPrefix + "a1b2c3d4e5f60718"
 
 // testServer is the API over a real SQLite store and sequencer, on a loopback listener.
 type testServer struct {
@@ -26,7 +31,7 @@ type testServer struct {
 	api    *api.Server
 	store  *sqlite.Store
 	writer string // a writer token's secret
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	now    time.Time
 
 	samples []sample // responses, for the OpenAPI conformance check
@@ -42,24 +47,6 @@ type sample struct {
 	Body   string `json:"body"`
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's concurrent log writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // mustServer starts a server on a fresh store; opts adjust its configuration.
 func mustServer(t testing.TB, opts ...func(*api.Config)) *testServer {
 	t.Helper()
@@ -73,10 +60,15 @@ func mustServer(t testing.TB, opts ...func(*api.Config)) *testServer {
 	metrics := api.NewMetrics(nil)
 	seq := sequencer.New(store, sequencer.Options{Now: func() time.Time { return now }, Observer: metrics})
 	t.Cleanup(func() { seq.Close(ctx) })
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
+	key, _, err := integrity.GenerateKey(testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := api.Config{
 		Store: store, Writer: seq, Metrics: metrics, Now: func() time.Time { return now },
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Integrity: integrity.NewCheckpointer(store, key, testOrigin, func() time.Time { return now }),
 	}
 	for _, o := range opts {
 		o(&cfg)

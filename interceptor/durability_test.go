@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"io"
 	"log"
 	"log/slog"
@@ -171,7 +172,7 @@ func TestFailClosed(t *testing.T) {
 		}
 	})
 	t.Run("RecordFailsAfterHandler", func(t *testing.T) {
-		logs := &syncBuffer{}
+		logs := &syncbuf.Buffer{}
 		var lost []auditlog.Event
 		sink := &funcSink{record: func(context.Context, auditlog.Event) error { return errors.New("disk on fire") }}
 		m := interceptor.NewMux(interceptor.Config{Sink: sink, Mode: interceptor.FailClosed,

@@ -1,13 +1,11 @@
 package interceptor_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/guaracloud/auditlog"
@@ -59,22 +57,4 @@ func (f *funcSink) Admit() error {
 		return nil
 	}
 	return f.admit()
-}
-
-// syncBuffer is a goroutine-safe log destination.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"io"
 	"net/http"
 	"os"
@@ -136,7 +137,7 @@ func TestRetries(t *testing.T) {
 func TestFullSpool(t *testing.T) {
 	srv := clienttest.New(t, clienttest.FreeAddr(t)) // down: nothing drains
 	reg := prometheus.NewRegistry()
-	logs := &clienttest.Buffer{}
+	logs := &syncbuf.Buffer{}
 	sink := newSink(t, t.TempDir(), srv, reg, logs, func(c *remotesink.Config) { c.MaxRecords = 5 })
 	var calls atomic.Int32
 	closed := platform(sink, interceptor.FailClosed, nil, func() { calls.Add(1) })

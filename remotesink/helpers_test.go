@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -22,10 +23,10 @@ import (
 const actor = "usr_ana"
 
 // newSink opens a sink on dir delivering to srv, with fast retries, and closes it at the end of the test.
-func newSink(t testing.TB, dir string, srv *clienttest.Server, reg *prometheus.Registry, logs *clienttest.Buffer, tune func(*remotesink.Config)) *remotesink.Sink {
+func newSink(t testing.TB, dir string, srv *clienttest.Server, reg *prometheus.Registry, logs *syncbuf.Buffer, tune func(*remotesink.Config)) *remotesink.Sink {
 	t.Helper()
 	if logs == nil {
-		logs = &clienttest.Buffer{}
+		logs = &syncbuf.Buffer{}
 	}
 	cfg := remotesink.Config{Dir: dir, URL: srv.URL(), Token: srv.Writer, BatchSize: 1000, Registry: reg,
 		Logger:     slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -47,9 +48,9 @@ func newSink(t testing.TB, dir string, srv *clienttest.Server, reg *prometheus.R
 
 // platform is an audited mux: PATCH /v1/services/{id} records its body as
 // metadata and answers the event id in X-Audit-Event-Id.
-func platform(sink interceptor.Sink, mode interceptor.Mode, logs *clienttest.Buffer, called func()) *interceptor.Mux {
+func platform(sink interceptor.Sink, mode interceptor.Mode, logs *syncbuf.Buffer, called func()) *interceptor.Mux {
 	if logs == nil {
-		logs = &clienttest.Buffer{}
+		logs = &syncbuf.Buffer{}
 	}
 	m := interceptor.NewMux(interceptor.Config{Sink: sink, Mode: mode,
 		Actor:  func(r *http.Request) (string, bool) { return actor, true },
@@ -129,6 +130,6 @@ func counter(t testing.TB, reg *prometheus.Registry, name, reason string) float6
 }
 
 // newLogger logs JSON at debug level into buf.
-func newLogger(buf *clienttest.Buffer) *slog.Logger {
+func newLogger(buf *syncbuf.Buffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

@@ -2,6 +2,7 @@ package remotesink_test
 
 import (
 	"encoding/json"
+	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,7 +32,7 @@ var secrets = []string{
 func TestSecretsNeverLeave(t *testing.T) {
 	srv := clienttest.New(t, clienttest.FreeAddr(t))
 	dir := t.TempDir()
-	sinkLogs, platformLogs := &clienttest.Buffer{}, &clienttest.Buffer{}
+	sinkLogs, platformLogs := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	sink := newSink(t, dir, srv, prometheus.NewRegistry(), sinkLogs, nil)
 
 	m := interceptor.NewMux(interceptor.Config{Sink: sink, Actor: func(*http.Request) (string, bool) { return actor, true },

@@ -1,9 +1,9 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"io"
 	"log/slog"
 	"net/http"
@@ -43,24 +43,6 @@ func (c *clock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// syncBuffer collects the server's logs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is the API and the dashboard under one mux, as `auditlog serve` mounts
 // them, over a real SQLite store and sequencer on a loopback listener.
 type env struct {
@@ -69,7 +51,7 @@ type env struct {
 	seq   *sequencer.Sequencer
 	web   *web.Handler
 	clock *clock
-	logs  *syncBuffer
+	logs  *syncbuf.Buffer
 }
 
 // newEnv starts a server on a fresh store; opts adjust the dashboard's configuration.
@@ -84,7 +66,7 @@ func newEnv(t testing.TB, opts ...func(*web.Config)) *env {
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	seq := sequencer.New(store, sequencer.Options{Now: clk.Now})
 	t.Cleanup(func() { seq.Close(ctx) })
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	apiSrv, err := api.New(api.Config{Store: store, Writer: seq, Now: clk.Now, Logger: logger})
 	if err != nil {

@@ -4,9 +4,9 @@
 package clienttest
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"log/slog"
 	"net"
 	"net/http"
@@ -28,7 +28,7 @@ type Server struct {
 	addr   string
 	dbPath string
 	// Logs receives the service's logs.
-	Logs *Buffer
+	Logs *syncbuf.Buffer
 	// Writer is a writer token's secret; valid across restarts.
 	Writer string
 	// Wrap, when set before Start, wraps the API handler (to inject faults).
@@ -55,7 +55,7 @@ func FreeAddr(tb testing.TB) string {
 // New prepares a service on addr with a fresh database and a writer token, without starting it.
 func New(tb testing.TB, addr string) *Server {
 	tb.Helper()
-	s := &Server{tb: tb, addr: addr, dbPath: filepath.Join(tb.TempDir(), "audit.db"), Logs: &Buffer{}}
+	s := &Server{tb: tb, addr: addr, dbPath: filepath.Join(tb.TempDir(), "audit.db"), Logs: &syncbuf.Buffer{}}
 	store, err := sqlite.Open(context.Background(), s.dbPath)
 	if err != nil {
 		tb.Fatal(err)
@@ -175,24 +175,4 @@ func (s *Server) Entries(actor string) []auditlog.Entry {
 		}
 		q.After = page.Next
 	}
-}
-
-// Buffer is a goroutine-safe bytes.Buffer for logs.
-type Buffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends p.
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns everything written so far.
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"io"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -98,19 +98,6 @@ func TestQueryCommand(t *testing.T) {
 	}
 }
 
-// lockedBuffer collects tail's output while it runs.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *lockedBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
-
 func TestTailFollowsNewEntries(t *testing.T) {
 	ts := MustStart(t)
 	ev := func(id string) map[string]any {
@@ -120,7 +107,7 @@ func TestTailFollowsNewEntries(t *testing.T) {
 	ts.mustPost(ev("first"))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Run(ctx, []string{"tail", "--db", ts.path, "--user", "usr_ana", "--every", "20ms", "--json"}, &out, io.Discard)

@@ -5,50 +5,32 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/guaracloud/auditlog"
 )
 
-// syncBuffer is a goroutine-safe log sink, so tests can read what the server logged.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // testServer is a real server on 127.0.0.1:0 with a temp SQLite file.
 type testServer struct {
 	*Main
 	t      *testing.T
 	path   string
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	writer string
 }
 
 // MustStart starts Main and makes a writer token.
 func MustStart(t *testing.T) *testServer {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	m := &Main{
 		Addr:   "127.0.0.1:0",
 		DB:     filepath.Join(t.TempDir(), "audit.db"),
