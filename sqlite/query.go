@@ -15,10 +15,7 @@ func (s *Store) Query(ctx context.Context, scope auditlog.Scope, q auditlog.Quer
 	if err := s.checkScope(ctx, scope); err != nil {
 		return auditlog.Page{}, err
 	}
-	limit := q.Limit
-	if limit <= 0 || limit > auditlog.MaxLimit {
-		limit = auditlog.DefaultLimit
-	}
+	limit := sqlwhere.Limit(q)
 	where, args := sqlwhere.Scoped(sqlwhere.Question, scope, q).SQL()
 	rows, err := s.read.QueryContext(ctx, `SELECT canonical FROM entries `+where+` `+sqlwhere.Order+` LIMIT ?`,
 		append(args, limit+1)...)
@@ -26,24 +23,8 @@ func (s *Store) Query(ctx context.Context, scope auditlog.Scope, q auditlog.Quer
 		return auditlog.Page{}, fmt.Errorf("sqlite.Query: %w", err)
 	}
 	defer rows.Close()
-	var page auditlog.Page
-	for rows.Next() {
-		var raw []byte
-		if err := rows.Scan(&raw); err != nil {
-			return auditlog.Page{}, fmt.Errorf("sqlite.Query: %w", err)
-		}
-		if len(page.Entries) == limit {
-			last := auditlog.PositionOf(&page.Entries[limit-1])
-			page.Next = &last
-			break
-		}
-		e, err := auditlog.DecodeEntry(raw)
-		if err != nil {
-			return auditlog.Page{}, fmt.Errorf("sqlite.Query: %w", err)
-		}
-		page.Entries = append(page.Entries, e)
-	}
-	if err := rows.Err(); err != nil {
+	page, err := sqlwhere.ReadPage(rows, limit)
+	if err != nil {
 		return auditlog.Page{}, fmt.Errorf("sqlite.Query: %w", err)
 	}
 	return page, nil
