@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/guaracloud/auditlog"
+	"github.com/guaracloud/auditlog/bundle"
+	"github.com/guaracloud/auditlog/integrity"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -45,6 +47,9 @@ type Config struct {
 	RateLimit    float64              // requests per second per token; 0 turns rate limiting off
 	Registry     *prometheus.Registry // metrics registry; nil makes one (with Go and process collectors); unused when Metrics is set
 	Metrics      *Metrics             // optional, from NewMetrics, when the sequencer must be built first; /metrics serves its registry
+	// Integrity signs checkpoints and exports; the Store must then also be a
+	// bundle.Source. Nil answers 503 on the tamper-evidence routes.
+	Integrity *integrity.Checkpointer
 }
 
 // Server serves the audit log's HTTP API.
@@ -61,6 +66,10 @@ type Server struct {
 	mux      *http.ServeMux
 	patterns []string
 	handler  http.Handler
+
+	// Tamper evidence: checkpoints, proofs and exports (nil without them).
+	integrity *integrity.Checkpointer
+	exports   bundle.Source
 }
 
 // New checks the configuration, fetches the cursor signing key from the store,
@@ -88,6 +97,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Integrity != nil {
+		src, ok := cfg.Store.(bundle.Source)
+		if !ok {
+			return nil, errors.New("api.New: Config.Integrity needs a Store that scans entries for exports (bundle.Source)")
+		}
+		s.integrity, s.exports = cfg.Integrity, src
 	}
 	if s.now == nil {
 		s.now = time.Now

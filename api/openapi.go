@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -39,7 +40,38 @@ func OpenAPIDocument() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("openapi: downgrade: %w", err)
 	}
-	return b, nil
+	return dropContentMediaType(b)
+}
+
+// dropContentMediaType removes the JSON Schema 2019 contentMediaType keyword,
+// which huma writes beside format: binary and OpenAPI 3.0 does not know.
+func dropContentMediaType(doc []byte) ([]byte, error) {
+	var m any
+	if err := json.Unmarshal(doc, &m); err != nil {
+		return nil, fmt.Errorf("openapi: %w", err)
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if v["format"] == "binary" {
+				delete(v, "contentMediaType")
+			}
+			for _, c := range v {
+				walk(c)
+			}
+		case []any:
+			for _, c := range v {
+				walk(c)
+			}
+		}
+	}
+	walk(m)
+	out, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: %w", err)
+	}
+	return out, nil
 }
 
 // docBuilder holds the registry while operations are described.
@@ -203,6 +235,7 @@ func (b *docBuilder) operations() {
 		Method: http.MethodGet, Path: "/v1/actions", OperationID: "listActions", Tags: []string{"catalog"},
 		Summary: "The action catalog, for filter pickers",
 	}, http.StatusOK, ActionList{}, 401, 403, 429, 500)
+	b.integrityOperations()
 
 	b.public(&huma.Operation{Method: http.MethodGet, Path: "/openapi.json", OperationID: "getOpenAPI", Tags: []string{"meta"},
 		Summary: "This OpenAPI 3.0 document"}, "application/json", &huma.Schema{Type: huma.TypeObject})

@@ -13,9 +13,18 @@ func (s *Server) routes() {
 	s.handle("GET /v1/projects/{project_id}/audit-logs", s.userOnly(s.listProject))
 	s.handle("GET /v1/actions", s.userOnly(s.listActions))
 
+	// Tamper evidence, for user tokens: inclusion proofs and signed exports of the caller's own entries.
+	s.handle("GET /v1/audit-logs/export", s.userOnly(s.exportOwn))
+	s.handle("GET /v1/audit-logs/{id}/proof", s.userOnly(s.proofOwn))
+
 	// Writes, for writer tokens.
 	s.handle("POST /v1/audit-logs", s.writerOnly(s.postEvents))
 	s.handle("PUT /v1/projects/{project_id}", s.writerOnly(s.putProject))
+
+	// Public, meant to be gossiped: signed checkpoints, the verifier key, consistency proofs.
+	s.handle("GET /v1/checkpoint", http.HandlerFunc(s.checkpoint))
+	s.handle("GET /v1/checkpoint/key", http.HandlerFunc(s.checkpointKey))
+	s.handle("GET /v1/checkpoint/consistency", http.HandlerFunc(s.consistency))
 
 	// Public: the API description, probes and metrics.
 	s.handle("GET /openapi.json", http.HandlerFunc(s.serveOpenAPI))

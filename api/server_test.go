@@ -22,6 +22,18 @@ import (
 	"github.com/guaracloud/auditlog/sqlite"
 )
 
+// ticking is a clock that moves one second per reading, so that every
+// checkpoint the tests ask for is older than the checkpoint interval.
+func ticking(start time.Time) func() time.Time {
+	var mu sync.Mutex
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		start = start.Add(time.Second)
+		return start
+	}
+}
+
 // testOrigin is the origin of the test servers' checkpoints.
 const testOrigin = integrity.OriginPrefix + "a1b2c3d4e5f60718"
 
@@ -68,7 +80,7 @@ func mustServer(t testing.TB, opts ...func(*api.Config)) *testServer {
 	cfg := api.Config{
 		Store: store, Writer: seq, Metrics: metrics, Now: func() time.Time { return now },
 		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Integrity: integrity.NewCheckpointer(store, key, testOrigin, func() time.Time { return now }),
+		Integrity: integrity.NewCheckpointer(store, key, testOrigin, ticking(now)),
 	}
 	for _, o := range opts {
 		o(&cfg)

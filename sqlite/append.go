@@ -30,11 +30,20 @@ func (s *Store) Commit(ctx context.Context, batches [][]auditlog.Pending, receiv
 	return results, nil
 }
 
-// commitTx assigns seqs from the current end of the log and inserts each batch.
+// commitTx assigns seqs from the current end of the log, inserts each batch
+// and extends the Merkle tree over the new entries.
 func commitTx(ctx context.Context, tx *sql.Tx, batches [][]auditlog.Pending, receivedAt time.Time) ([]auditlog.CommitResult, error) {
 	var next int64
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), -1) + 1 FROM entries`).Scan(&next); err != nil {
 		return nil, fmt.Errorf("read log end: %w", err)
+	}
+	tree, _, err := loadTree(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if int64(tree.Size) != next {
+		// Entries were written around the sequencer: refuse to sign over them.
+		return nil, fmt.Errorf("the Merkle tree covers %d entries but the log holds %d: run auditlog verify --db", tree.Size, next)
 	}
 	lookup, err := tx.PrepareContext(ctx, `SELECT fingerprint, canonical FROM entries WHERE id = ?`)
 	if err != nil {
@@ -50,8 +59,9 @@ func commitTx(ctx context.Context, tx *sql.Tx, batches [][]auditlog.Pending, rec
 	defer insert.Close()
 
 	results := make([]auditlog.CommitResult, len(batches))
+	var leaves [][]byte
 	for bi, batch := range batches {
-		entries, err := insertBatch(ctx, lookup, insert, batch, &next, receivedAt)
+		entries, err := insertBatch(ctx, lookup, insert, batch, &next, &leaves, receivedAt)
 		if auditlog.ErrorCode(err) == auditlog.EConflict {
 			results[bi].Err = err
 			continue
@@ -60,12 +70,16 @@ func commitTx(ctx context.Context, tx *sql.Tx, batches [][]auditlog.Pending, rec
 		}
 		results[bi].Entries = entries
 	}
+	if err := extendTree(ctx, tx, tree, leaves); err != nil {
+		return nil, err
+	}
 	return results, nil
 }
 
 // insertBatch inserts the batch's new events with seqs from *next, after
-// checking every id first so that a conflicting batch writes nothing.
-func insertBatch(ctx context.Context, lookup, insert *sql.Stmt, batch []auditlog.Pending, next *int64, receivedAt time.Time) ([]auditlog.Entry, error) {
+// checking every id first so that a conflicting batch writes nothing; the
+// new entries' canonical bytes are appended to *leaves.
+func insertBatch(ctx context.Context, lookup, insert *sql.Stmt, batch []auditlog.Pending, next *int64, leaves *[][]byte, receivedAt time.Time) ([]auditlog.Entry, error) {
 	entries := make([]auditlog.Entry, len(batch))
 	stored := make([]bool, len(batch))
 	for i := range batch {
@@ -92,6 +106,7 @@ func insertBatch(ctx context.Context, lookup, insert *sql.Stmt, batch []auditlog
 			return nil, fmt.Errorf("insert entry: %w", err)
 		}
 		entries[i] = e
+		*leaves = append(*leaves, raw)
 		*next++
 	}
 	return entries, nil

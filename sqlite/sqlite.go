@@ -66,7 +66,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	read.SetMaxOpenConns(4)
 	read.SetMaxIdleConns(4)
-	return &Store{write: write, read: read, path: path}, nil
+	s := &Store{write: write, read: read, path: path}
+	if err := s.backfillTree(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite.Open: %w", err)
+	}
+	return s, nil
 }
 
 // Close closes both connection pools.

@@ -1,7 +1,8 @@
 // Package storetest is the conformance suite every auditlog.Store passes:
 // writes, idempotency, batch atomicity, every filter and their combinations,
 // keyset walks under concurrent writes, privacy scoping, the admin trail,
-// tokens and secrets. Engines run it from their own tests.
+// tokens, secrets, and the tamper-evidence hooks (integrity.go). Engines run
+// it from their own tests.
 package storetest
 
 import (
@@ -38,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 		{"Tokens", testTokens},
 		{"Secrets", testSecrets},
 		{"UserProjects", testUserProjects},
+		{"Integrity", testIntegrity},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

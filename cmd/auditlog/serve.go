@@ -15,6 +15,7 @@ import (
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/api"
 	"github.com/guaracloud/auditlog/demo"
+	"github.com/guaracloud/auditlog/integrity"
 	"github.com/guaracloud/auditlog/postgres"
 	"github.com/guaracloud/auditlog/sequencer"
 	"github.com/guaracloud/auditlog/sqlite"
@@ -35,6 +36,12 @@ type Main struct {
 	Logger    *slog.Logger
 	Out       io.Writer // where --demo prints its token and examples
 	Now       func() time.Time
+
+	SigningKey      string        // signing key file (or the key itself); "" for the database's default file
+	CheckpointEvery time.Duration // how often a grown tree is signed; 0 for integrity.DefaultCheckpointInterval
+	ckpt            *integrity.Checkpointer
+	ckptStop        context.CancelFunc
+	ckptDone        chan struct{}
 
 	store auditlog.Store
 	seq   *sequencer.Sequencer
@@ -76,6 +83,7 @@ func newServe() *cobra.Command {
 	cmd.Flags().Float64Var(&m.RateLimit, "rate-limit", 0, "requests per second per token (0: unlimited)")
 	cmd.Flags().BoolVar(&m.Secure, "secure-cookies", false, "mark dashboard cookies Secure (set when a TLS proxy is in front)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "auto", "log format: auto (text on a terminal, else json), text or json")
+	cmd.Flags().StringVar(&m.SigningKey, "signing-key", "", "checkpoint signing key file, made on first start (default: <db>.signing-key)")
 	return cmd
 }
 
@@ -119,8 +127,13 @@ func (m *Main) Start(ctx context.Context) error {
 	m.store = store
 	metrics := api.NewMetrics(prometheus.NewRegistry())
 	m.seq = sequencer.New(store, sequencer.Options{Now: m.Now, Observer: metrics})
+	ckpt, err := m.startCheckpoints(ctx)
+	if err != nil {
+		return m.fail(err)
+	}
 	server, err := api.New(api.Config{
 		Store: store, Writer: m.seq, Logger: m.Logger, Now: m.Now, Metrics: metrics, RateLimit: m.RateLimit,
+		Integrity: ckpt,
 	})
 	if err != nil {
 		return m.fail(fmt.Errorf("serve: %w", err))
@@ -201,6 +214,7 @@ func (m *Main) Close(ctx context.Context) error {
 	if m.seq != nil {
 		errs = append(errs, m.seq.Close(ctx))
 	}
+	errs = append(errs, m.stopCheckpoints(ctx))
 	if m.store != nil {
 		errs = append(errs, m.store.Close())
 	}

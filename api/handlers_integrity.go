@@ -1,0 +1,234 @@
+package api
+
+import (
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/guaracloud/auditlog"
+	"github.com/guaracloud/auditlog/bundle"
+	"github.com/guaracloud/auditlog/integrity"
+)
+
+// InclusionProof answers GET /v1/audit-logs/{id}/proof.
+type InclusionProof struct {
+	Seq        int64    `json:"seq" minimum:"0" doc:"The entry's seq: its leaf index in the Merkle tree."`
+	TreeSize   uint64   `json:"tree_size" minimum:"1" doc:"Size of the tree the proof is against; a signed checkpoint of this size exists."`
+	Hashes     []string `json:"hashes" nullable:"false" doc:"RFC 6962 inclusion proof of the entry's leaf hash, SHA-256(0x00 || canonical bytes), base64, lowest level first."`
+	Checkpoint string   `json:"checkpoint" doc:"The signed checkpoint of tree_size (C2SP tlog-checkpoint in the signed-note format)."`
+}
+
+// ConsistencyProof answers GET /v1/checkpoint/consistency.
+type ConsistencyProof struct {
+	Hashes []string `json:"hashes" nullable:"false" doc:"RFC 6962 consistency proof from the tree of size from to the tree of size to, base64; empty when from equals to."`
+}
+
+// errNoIntegrity answers the tamper-evidence routes of a server without them.
+var errNoIntegrity = auditlog.Errorf(auditlog.EUnavailable, "signed checkpoints are not available on this server: its storage engine keeps no Merkle tree yet")
+
+// checkpoint serves GET /v1/checkpoint: the latest signed checkpoint; when it
+// is older than the checkpoint interval and the tree grew, a new one is
+// signed first (so polling never signs more than once per interval).
+func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request) {
+	if s.integrity == nil {
+		s.writeError(w, r, errNoIntegrity)
+		return
+	}
+	cp, err := s.integrity.Recent(r.Context(), integrity.DefaultCheckpointInterval)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("api.checkpoint: %w", err))
+		return
+	}
+	s.writeText(w, r, cp.Note)
+}
+
+// checkpointKey serves GET /v1/checkpoint/key: the verifier key.
+func (s *Server) checkpointKey(w http.ResponseWriter, r *http.Request) {
+	if s.integrity == nil {
+		s.writeError(w, r, errNoIntegrity)
+		return
+	}
+	s.writeText(w, r, []byte(s.integrity.Key().VerifierKey()+"\n"))
+}
+
+// consistency serves GET /v1/checkpoint/consistency?from=M&to=N: the proof
+// that checkpoint N extends checkpoint M.
+func (s *Server) consistency(w http.ResponseWriter, r *http.Request) {
+	if s.integrity == nil {
+		s.writeError(w, r, errNoIntegrity)
+		return
+	}
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		s.writeError(w, r, auditlog.ParamError("from", "the query string is malformed"))
+		return
+	}
+	var sizes [2]uint64
+	for i, name := range []string{"from", "to"} {
+		if sizes[i], err = s.checkpointSize(r, values, name); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	if sizes[0] > sizes[1] {
+		s.writeError(w, r, auditlog.ParamError("from", "from must not be larger than to"))
+		return
+	}
+	p, err := integrity.ConsistencyProof(r.Context(), s.integrity.Log(), sizes[0], sizes[1])
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("api.consistency: %w", err))
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, ConsistencyProof{Hashes: encodeHashes(p)})
+}
+
+// checkpointSize reads a tree size parameter that must name a stored checkpoint.
+func (s *Server) checkpointSize(r *http.Request, values url.Values, name string) (uint64, error) {
+	n, err := scalar(values, name)
+	if err != nil {
+		return 0, err
+	}
+	size, perr := strconv.ParseUint(n, 10, 63)
+	if n == "" || perr != nil || (len(n) > 1 && n[0] == '0') {
+		return 0, auditlog.ParamError(name, "%s must be a tree size (a non-negative integer)", name)
+	}
+	if _, err := s.integrity.Log().CheckpointAt(r.Context(), size); auditlog.ErrorCode(err) == auditlog.ENotFound {
+		return 0, auditlog.ParamError(name, "there is no checkpoint of size %d; use a size from a checkpoint you hold", size)
+	} else if err != nil {
+		return 0, fmt.Errorf("api.checkpointSize: %w", err)
+	}
+	return size, nil
+}
+
+// proofOwn serves GET /v1/audit-logs/{id}/proof[?tree_size=N]: the inclusion
+// proof of one of the caller's entries in a checkpointed tree (by default
+// the latest, signed on the spot when it does not cover the entry yet).
+func (s *Server) proofOwn(w http.ResponseWriter, r *http.Request, tok auditlog.Token) {
+	if s.integrity == nil {
+		s.writeError(w, r, errNoIntegrity)
+		return
+	}
+	id := r.PathValue("id")
+	if !auditlog.ValidID(id) {
+		s.writeError(w, r, auditlog.Errorf(auditlog.ENotFound, "no audit log entry with that id"))
+		return
+	}
+	e, err := s.store.Get(r.Context(), auditlog.UserScope(tok.UserID), id)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("api.proofOwn: %w", err))
+		return
+	}
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		s.writeError(w, r, auditlog.ParamError("tree_size", "the query string is malformed"))
+		return
+	}
+	var cp integrity.Checkpoint
+	raw, err := scalar(values, "tree_size")
+	switch {
+	case err != nil:
+	case raw == "":
+		cp, err = s.integrity.Covering(r.Context(), uint64(e.Seq)+1)
+	default:
+		var size uint64
+		if size, err = s.checkpointSize(r, values, "tree_size"); err == nil {
+			if size <= uint64(e.Seq) {
+				err = auditlog.ParamError("tree_size", "tree_size must be larger than the entry's seq (%d): the entry is not in smaller trees", e.Seq)
+			} else {
+				cp, err = s.integrity.Log().CheckpointAt(r.Context(), size)
+			}
+		}
+	}
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("api.proofOwn: %w", err))
+		return
+	}
+	p, err := integrity.InclusionProof(r.Context(), s.integrity.Log(), uint64(e.Seq), cp.Size)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("api.proofOwn: %w", err))
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, InclusionProof{Seq: e.Seq, TreeSize: cp.Size, Hashes: encodeHashes(p), Checkpoint: string(cp.Note)})
+}
+
+// exportOwn serves GET /v1/audit-logs/export: the caller's entries matching
+// the list filters, with their proofs, as a signed tar.gz bundle. The export
+// is recorded as an audit_log.export entry before the bundle is sent.
+func (s *Server) exportOwn(w http.ResponseWriter, r *http.Request, tok auditlog.Token) {
+	if s.integrity == nil || s.exports == nil {
+		s.writeError(w, r, errNoIntegrity)
+		return
+	}
+	values, err := parseRawQuery(r.URL.RawQuery)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	delete(values, "limit") // an export holds every matching entry, in one archive
+	delete(values, "cursor")
+	p, err := ParseRead(values, s.now(), false)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cp, err := s.integrity.Checkpoint(r.Context())
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("api.exportOwn: %w", err))
+		return
+	}
+	x, err := bundle.Prepare(r.Context(), s.exports, bundle.Options{UserID: tok.UserID, Filter: p.Query.Filter,
+		Checkpoint: cp, Key: s.integrity.Key(), Now: s.now()})
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("api.exportOwn: %w", err))
+		return
+	}
+	defer x.Close()
+	if _, err := s.writer.Append(r.Context(), []auditlog.Event{x.Manifest.Event(clientIP(r), r.UserAgent())}); err != nil {
+		s.writeError(w, r, fmt.Errorf("api.exportOwn: record the export: %w", err))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/gzip")
+	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="auditlog-export-%d.tar.gz"`, cp.Size))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if _, err := x.WriteTo(w); err != nil {
+		// The status is sent; abort the connection so that the client sees a
+		// truncated download, never a complete-looking archive.
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "export aborted", slog.String("error", err.Error()))
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// clientIP is the address the request came from (anonymized by the sequencer).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil || net.ParseIP(host) == nil {
+		return ""
+	}
+	return host
+}
+
+// writeText answers 200 with a text/plain body.
+func (s *Server) writeText(w http.ResponseWriter, r *http.Request, body []byte) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
+}
+
+// encodeHashes returns hashes in base64.
+func encodeHashes(hs [][]byte) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = base64.StdEncoding.EncodeToString(h)
+	}
+	return out
+}

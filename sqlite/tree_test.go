@@ -1,0 +1,119 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/guaracloud/auditlog"
+	"github.com/guaracloud/auditlog/integrity"
+	"github.com/guaracloud/auditlog/sqlite"
+	"github.com/guaracloud/auditlog/storetest"
+)
+
+// TestTreeBackfillOnUpgrade opens a database written before the tree existed
+// (migration 0002 not applied) and checks that the tree is built over its
+// entries at open, in seq order, and that commits then extend it.
+func TestTreeBackfillOnUpgrade(t *testing.T) {
+	ctx := context.Background()
+	s, path := MustOpen(t)
+	w := storetest.Writer(t, s)
+	r := rand.New(rand.NewPCG(3, 1))
+	for range 3 {
+		storetest.Must(t, w, storetest.RandomEvent(r, "usr_ana"), storetest.RandomEvent(r, "usr_bruno"), storetest.RandomEvent(r, "usr_ana"))
+	}
+	want, _ := s.TreeHead(ctx)
+	s.Close()
+
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{`DROP TABLE tree_state`, `DROP TABLE tree_nodes`, `DROP TABLE checkpoints`,
+		`DROP INDEX entries_actor_seq`, `DELETE FROM schema_migrations WHERE version = 2`} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	db.Close()
+
+	s, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.TreeHead(ctx)
+	if err != nil || got.Size != 9 || string(got.Root) != string(want.Root) {
+		t.Fatalf("backfilled head %d %x, want 9 %x: %v", got.Size, got.Root, want.Root, err)
+	}
+	w2 := storetest.Writer(t, s)
+	storetest.Must(t, w2, storetest.RandomEvent(r, "usr_ana"))
+	if _, err := integrity.Audit(ctx, s, integrity.AuditOptions{}); err != nil {
+		t.Fatalf("audit after backfill: %v", err)
+	}
+}
+
+// TestCommitRefusesRowsOutsideTheTree checks that an entry inserted with
+// plain SQL (the triggers allow a dense append) stops further commits
+// instead of being signed into the tree unnoticed.
+func TestCommitRefusesRowsOutsideTheTree(t *testing.T) {
+	s, path := MustOpen(t)
+	defer s.Close()
+	w := storetest.Writer(t, s)
+	r := rand.New(rand.NewPCG(4, 1))
+	storetest.Must(t, w, storetest.RandomEvent(r, "usr_ana"))
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`INSERT INTO entries SELECT 1, 'forged', actor_id, action, resource_type, resource_id, project_id,
+		outcome, occurred_us, received_us, fingerprint, canonical FROM entries WHERE seq = 0`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.Append(context.Background(), []auditlog.Event{storetest.RandomEvent(r, "usr_ana")})
+	if err == nil || !strings.Contains(err.Error(), "the Merkle tree covers 1 entries but the log holds 2") {
+		t.Fatalf("commit over a row outside the tree: %v", err)
+	}
+}
+
+func TestTreeTablesAreAppendOnlyThroughPlainSQL(t *testing.T) {
+	ctx := context.Background()
+	s, path := MustOpen(t)
+	defer s.Close()
+	w := storetest.Writer(t, s)
+	r := rand.New(rand.NewPCG(5, 1))
+	storetest.Must(t, w, storetest.RandomEvent(r, "usr_ana"), storetest.RandomEvent(r, "usr_ana"), storetest.RandomEvent(r, "usr_ana"))
+	key, _, _ := integrity.GenerateKey(integrity.OriginPrefix + "0000000000000001")
+	if _, err := integrity.NewCheckpointer(s, key, integrity.OriginPrefix+"0000000000000001", nil).Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, stmt := range []string{
+		`UPDATE tree_nodes SET hash = zeroblob(32)`,
+		`DELETE FROM tree_nodes WHERE level = 0`,
+		`INSERT OR REPLACE INTO tree_nodes (level, idx, hash) VALUES (0, 0, zeroblob(32))`,
+		`UPDATE tree_state SET size = 1`,
+		`DELETE FROM tree_state`,
+		`INSERT OR REPLACE INTO tree_state (id, size, frontier, root, backfill_to) VALUES (1, 0, x'', zeroblob(32), 0)`,
+		`UPDATE checkpoints SET note = x'78'`,
+		`DELETE FROM checkpoints`,
+		`INSERT INTO checkpoints (size, root, note, created_us) VALUES (2, zeroblob(32), x'78', 0)`,
+		`INSERT OR REPLACE INTO checkpoints (size, root, note, created_us) VALUES (3, zeroblob(32), x'78', 0)`,
+	} {
+		if _, err := db.Exec(stmt); err == nil {
+			t.Errorf("%s succeeded", stmt)
+		} else if !strings.Contains(err.Error(), "immutable") && !strings.Contains(err.Error(), "append-only") && !strings.Contains(err.Error(), "only grow") {
+			t.Errorf("%s: unexpected error %v", stmt, err)
+		}
+	}
+	if _, err := integrity.Audit(ctx, s, integrity.AuditOptions{Verifier: key.Verifier()}); err != nil {
+		t.Fatal(err)
+	}
+}
