@@ -50,11 +50,24 @@ type row struct {
 	receivedUS  int64
 }
 
-// commitTx assigns seqs from the locked log state and writes the group's new entries.
+// commitTx assigns seqs from the locked log state, writes the group's new
+// entries and extends the Merkle tree over them.
 func commitTx(ctx context.Context, tx pgx.Tx, batches [][]auditlog.Pending, receivedAt time.Time) ([]auditlog.CommitResult, error) {
-	var next int64
-	if err := tx.QueryRow(ctx, `SELECT next_seq FROM log_state FOR UPDATE`).Scan(&next); err != nil {
+	var (
+		next, treeSize int64
+		frontier       []byte
+	)
+	if err := tx.QueryRow(ctx, `SELECT next_seq, tree_size, tree_frontier FROM log_state FOR UPDATE`).Scan(&next, &treeSize, &frontier); err != nil {
 		return nil, fmt.Errorf("lock log state: %w", err)
+	}
+	if treeSize != next {
+		// Entries were committed around the tree (or its backfill is not
+		// done): refuse to sign over them.
+		return nil, fmt.Errorf("the Merkle tree covers %d entries but the log holds %d: run auditlog verify --db", treeSize, next)
+	}
+	tree, err := parseTree(treeSize, frontier)
+	if err != nil {
+		return nil, err
 	}
 	// Looked up after the lock: every commit that got it before us is visible.
 	existing, err := lookupIDs(ctx, tx, batches)
@@ -87,7 +100,19 @@ func commitTx(ctx context.Context, tx pgx.Tx, batches [][]auditlog.Pending, rece
 	if err := copyRows(ctx, tx, rows); err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE log_state SET next_seq = $1`, next); err != nil {
+	leaves := make([][]byte, len(rows))
+	for i := range rows {
+		if rows[i].entry.Seq != treeSize+int64(i) {
+			return nil, fmt.Errorf("extend tree: entry %d of the group has seq %d", i, rows[i].entry.Seq)
+		}
+		leaves[i] = rows[i].entry.Canonical
+	}
+	tree, err = extendTree(ctx, tx, tree, leaves)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE log_state SET next_seq = $1, tree_size = $2, tree_frontier = $3, tree_root = $4`,
+		next, int64(tree.Size), tree.Frontier(), tree.Root()); err != nil {
 		return nil, fmt.Errorf("advance log state: %w", err)
 	}
 	return results, nil

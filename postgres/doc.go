@@ -19,10 +19,23 @@
 // are made by a SECURITY DEFINER function owned by the schema owner, which
 // the runtime role may only EXECUTE.
 //
+// Tamper evidence. The log_state row also holds the RFC 6962 Merkle tree
+// over every entry's canonical bytes in seq order, as a compact range
+// (tree_size, tree_frontier, tree_root). The commit that assigns seqs, under
+// the same lock, extends it, copies the perfect-subtree nodes it completes
+// into tree_nodes (from which proofs are served), and refuses to commit when
+// the tree does not cover the log (rows written around the sequencer). A
+// trigger keeps the tree moving forward with next_seq, never on its own.
+// Signed checkpoints are kept in checkpoints, whose sizes only grow;
+// AddCheckpoint takes the log-state lock, so servers sharing a database
+// never store two checkpoints out of order. A database from before the tree
+// (schema version 1) gets it at Open: the entries are added in batches, by
+// whichever role opens it.
+//
 // Roles and immutability. Triggers refuse UPDATE, DELETE and TRUNCATE on
-// entries (every partition) and entry_ids, for every role including the
-// owner. Init (`auditlog db init`) grants the runtime role SELECT and INSERT
-// there and nothing more. The owner can still drop or detach a partition or
+// entries (every partition), entry_ids, tree_nodes and checkpoints, for
+// every role including the owner. Init (`auditlog db init`) grants the
+// runtime role SELECT and INSERT there and nothing more. The owner can still drop or detach a partition or
 // disable a trigger: that is DDL, for the owner only, and what the
 // tamper-evidence (Merkle) work makes detectable.
 //

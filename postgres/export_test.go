@@ -7,3 +7,10 @@ var ScramVerifierWith = scramVerifierWith
 
 // PoolOf exposes a store's pool to the tests.
 func PoolOf(s *Store) *pgxpool.Pool { return s.pool }
+
+// SetBackfillBatch sets how many entries one backfill step adds, until the test ends.
+func SetBackfillBatch(tb interface{ Cleanup(func()) }, n int) {
+	old := backfillBatch
+	backfillBatch = n
+	tb.Cleanup(func() { backfillBatch = old })
+}

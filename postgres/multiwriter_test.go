@@ -1,34 +1,45 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/guaracloud/auditlog"
+	"github.com/guaracloud/auditlog/integrity"
 	"github.com/guaracloud/auditlog/postgres"
 	"github.com/guaracloud/auditlog/sequencer"
 	"github.com/guaracloud/auditlog/storetest"
+	"github.com/jackc/pgx/v5"
 )
 
 // Two servers (two stores with their own pools and sequencers) on one
 // database, both taking concurrent writes, some of them the same events sent
-// to both: every seq is given exactly once, with no gap, and nothing is lost
-// or stored twice.
+// to both, and both signing checkpoints meanwhile: every seq is given exactly
+// once, with no gap, nothing is lost or stored twice, and the one Merkle tree
+// they extend together is the tree of all entries in seq order.
 func TestTwoServersOneDatabase(t *testing.T) {
 	_, dsn := MustOpen(t)
 	const servers, writers, batches, per = 2, 4, 15, 8
 	seqs := make([]*sequencer.Sequencer, servers)
+	stores := make([]*postgres.Store, servers)
+	key, _, _ := integrity.GenerateKey(testOrigin) // every server of one database shares the key
+	signing, stopSigning := context.WithCancel(context.Background())
+	var signers sync.WaitGroup
 	for i := range seqs {
 		s, err := postgres.Open(context.Background(), dsn, postgres.WithMaxConns(4))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
+		stores[i] = s
 		seqs[i] = sequencer.New(s, sequencer.Options{MaxGroupEvents: 40})
 		t.Cleanup(func() { seqs[i].Close(context.Background()) })
+		signers.Go(func() { integrity.NewCheckpointer(s, key, testOrigin, nil).Run(signing, 5*time.Millisecond, nil) })
 	}
 	var (
 		mu    sync.Mutex
@@ -74,6 +85,8 @@ func TestTwoServersOneDatabase(t *testing.T) {
 		}
 	}
 	wg.Wait()
+	stopSigning()
+	signers.Wait()
 	shared := writers * ((batches + 2) / 3)
 	want := servers*writers*batches*per - shared
 	if len(bySeq) != want || len(byID) != want {
@@ -97,4 +110,37 @@ func TestTwoServersOneDatabase(t *testing.T) {
 	if n := scalar[int64](t, conn, `SELECT count(*) FROM entries e JOIN entry_ids i USING (id, seq, occurred_us)`); n != int64(want) {
 		t.Fatalf("%d entries match their entry_ids row, want %d", n, want)
 	}
+	checkTreeOfAll(t, conn, stores[0], key, want)
+}
+
+// checkTreeOfAll recomputes the tree from every stored entry in seq order
+// and wants the store's committed tree, and the audit (which checks every
+// checkpoint's signature and root), to agree.
+func checkTreeOfAll(t *testing.T, conn *pgx.Conn, s *postgres.Store, key *integrity.Key, want int) {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := conn.Query(ctx, `SELECT canonical FROM entries ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaves, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil || len(leaves) != want {
+		t.Fatalf("%d leaves: %v", len(leaves), err)
+	}
+	recomputed, _, err := integrity.TreeState{}.Extend(leaves)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := s.TreeHead(ctx)
+	if err != nil || head.Size != uint64(want) || !bytes.Equal(head.Root, recomputed.Root()) {
+		t.Fatalf("tree head %d %x, recomputed from the %d entries %x: %v", head.Size, head.Root, want, recomputed.Root(), err)
+	}
+	if state, err := s.TreeState(ctx); err != nil || !state.Equal(recomputed) {
+		t.Fatalf("tree state differs from the recomputed one: %v", err)
+	}
+	rep, err := integrity.Audit(ctx, s, integrity.AuditOptions{Verifier: key.Verifier()})
+	if err != nil || !bytes.Equal(rep.Root, head.Root) || rep.Checkpoints == 0 {
+		t.Fatalf("audit: %+v %v", rep, err)
+	}
+	t.Logf("%d entries, %d checkpoints signed by the two servers, root %x", rep.Entries, rep.Checkpoints, rep.Root)
 }

@@ -102,7 +102,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// open checks the server, migrates and makes the partitions ahead.
+// open checks the server, migrates, adds entries older than the Merkle tree
+// to it, and makes the partitions ahead.
 func (s *Store) open(ctx context.Context) error {
 	var version int
 	if err := s.pool.QueryRow(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&version); err != nil {
@@ -112,6 +113,9 @@ func (s *Store) open(ctx context.Context) error {
 		return fmt.Errorf("PostgreSQL %d is too old: 13 or later is needed", version)
 	}
 	if err := migrate(ctx, s.pool); err != nil {
+		return err
+	}
+	if err := s.backfillTree(ctx); err != nil {
 		return err
 	}
 	return s.ensureAhead(ctx)

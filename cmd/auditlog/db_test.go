@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -35,8 +36,9 @@ func TestDBInitThenTwoServersOnPostgres(t *testing.T) {
 	}
 
 	servers := make([]*Main, 2)
+	key := filepath.Join(t.TempDir(), "auditlog.signing-key") // shared, as every server of one database must; not the working directory
 	for i := range servers {
-		m := &Main{Addr: "127.0.0.1:0", DB: pgtest.WithUser(admin, runtime)}
+		m := &Main{Addr: "127.0.0.1:0", DB: pgtest.WithUser(admin, runtime), SigningKey: key}
 		if err := m.Start(context.Background()); err != nil {
 			t.Fatalf("serve as the runtime role: %v", err)
 		}

@@ -83,7 +83,7 @@ func newServe() *cobra.Command {
 	cmd.Flags().Float64Var(&m.RateLimit, "rate-limit", 0, "requests per second per token (0: unlimited)")
 	cmd.Flags().BoolVar(&m.Secure, "secure-cookies", false, "mark dashboard cookies Secure (set when a TLS proxy is in front)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "auto", "log format: auto (text on a terminal, else json), text or json")
-	cmd.Flags().StringVar(&m.SigningKey, "signing-key", "", "checkpoint signing key file, made on first start (default: <db>.signing-key)")
+	cmd.Flags().StringVar(&m.SigningKey, "signing-key", "", "checkpoint signing key file (or key text), made on first start; default <db>.signing-key for SQLite, ./auditlog.signing-key for PostgreSQL (every server of one database must share it)")
 	return cmd
 }
 
