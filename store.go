@@ -16,6 +16,7 @@ type Pending struct {
 // entries (existing ones for idempotent resends), or why the batch was refused.
 type CommitResult struct {
 	Entries []Entry
+	Fresh   int // how many of Entries this commit stored (the rest were already stored)
 	Err     error
 }
 

@@ -95,16 +95,17 @@ func registerAll(reg *prometheus.Registry, cs ...prometheus.Collector) error {
 	return nil
 }
 
-// ObserveCommit records one group commit of events in batches that took took;
-// the sequencer calls it (it implements sequencer.Observer).
-func (m *Metrics) ObserveCommit(batches, events int, took time.Duration, err error) {
+// ObserveCommit records one group commit of events in batches that took
+// took, of which stored were new entries; the sequencer calls it (it
+// implements sequencer.Observer).
+func (m *Metrics) ObserveCommit(batches, events, stored int, took time.Duration, err error) {
 	m.commitDur.Observe(took.Seconds())
 	if err != nil {
 		m.commitErr.Inc()
 		return
 	}
 	m.batch.Observe(float64(events))
-	m.written.Add(float64(events))
+	m.written.Add(float64(stored))
 }
 
 // Registry returns the registry the metrics are registered on.

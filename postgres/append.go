@@ -92,7 +92,7 @@ func commitTx(ctx context.Context, tx pgx.Tx, batches [][]auditlog.Pending, rece
 		}
 		rows = append(rows, fresh...)
 		next += int64(len(fresh))
-		results[bi].Entries = entries
+		results[bi].Entries, results[bi].Fresh = entries, len(fresh)
 	}
 	if len(rows) == 0 {
 		return results, nil

@@ -17,7 +17,10 @@ import (
 
 // Observer is told about every group commit (metrics).
 type Observer interface {
-	ObserveCommit(batches, events int, took time.Duration, err error)
+	// ObserveCommit reports one group commit: its batches, the events in
+	// them, how many of those were newly stored (not idempotent resends),
+	// how long it took, and its error.
+	ObserveCommit(batches, events, stored int, took time.Duration, err error)
 }
 
 // Options tune a Sequencer; the zero value is usable.
@@ -151,7 +154,11 @@ func (s *Sequencer) commit(group []*request, events int) {
 	start := time.Now()
 	results, err := s.store.Commit(ctx, batches, s.opts.Now())
 	if s.opts.Observer != nil {
-		s.opts.Observer.ObserveCommit(len(group), events, time.Since(start), err)
+		stored := 0
+		for _, res := range results {
+			stored += res.Fresh
+		}
+		s.opts.Observer.ObserveCommit(len(group), events, stored, time.Since(start), err)
 	}
 	for i, r := range group {
 		if err != nil {

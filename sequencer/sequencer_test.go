@@ -24,7 +24,7 @@ type groups struct {
 	commits, maxBatches atomic.Int64
 }
 
-func (g *groups) ObserveCommit(batches, events int, took time.Duration, err error) {
+func (g *groups) ObserveCommit(batches, events, stored int, took time.Duration, err error) {
 	g.commits.Add(1)
 	for {
 		cur := g.maxBatches.Load()

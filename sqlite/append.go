@@ -61,6 +61,7 @@ func commitTx(ctx context.Context, tx *sql.Tx, batches [][]auditlog.Pending, rec
 	results := make([]auditlog.CommitResult, len(batches))
 	var leaves [][]byte
 	for bi, batch := range batches {
+		before := len(leaves)
 		entries, err := insertBatch(ctx, lookup, insert, batch, &next, &leaves, receivedAt)
 		if auditlog.ErrorCode(err) == auditlog.EConflict {
 			results[bi].Err = err
@@ -68,7 +69,7 @@ func commitTx(ctx context.Context, tx *sql.Tx, batches [][]auditlog.Pending, rec
 		} else if err != nil {
 			return nil, err
 		}
-		results[bi].Entries = entries
+		results[bi].Entries, results[bi].Fresh = entries, len(leaves)-before
 	}
 	if err := extendTree(ctx, tx, tree, leaves); err != nil {
 		return nil, err

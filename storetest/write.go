@@ -1,8 +1,12 @@
 package storetest
 
 import (
+	"sync/atomic"
+	"time"
+
 	"bytes"
 	"context"
+	"github.com/guaracloud/auditlog/sequencer"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -86,8 +90,17 @@ func testDenseSeq(t *testing.T, s auditlog.Store) {
 	}
 }
 
+// storedCounter counts the entries commits report as newly stored.
+type storedCounter struct{ stored atomic.Int64 }
+
+func (c *storedCounter) ObserveCommit(_, _, stored int, _ time.Duration, _ error) {
+	c.stored.Add(int64(stored))
+}
+
 func testIdempotency(t *testing.T, s auditlog.Store) {
-	w := Writer(t, s)
+	counter := &storedCounter{}
+	w := sequencer.New(s, sequencer.Options{Now: func() time.Time { return Base.Add(time.Hour) }, Observer: counter})
+	t.Cleanup(func() { w.Close(context.Background()) })
 	r := rand.New(rand.NewPCG(3, 3))
 	batch := []auditlog.Event{RandomEvent(r, "usr_ana"), RandomEvent(r, "usr_ana"), RandomEvent(r, "usr_ana")}
 	for i := range batch {
@@ -110,6 +123,9 @@ func testIdempotency(t *testing.T, s auditlog.Store) {
 	all := Walk(t, s, auditlog.UserScope("usr_ana"), auditlog.Query{Limit: 100})
 	if len(all) != 4 {
 		t.Fatalf("%d entries stored, want 4", len(all))
+	}
+	if n := counter.stored.Load(); n != 4 {
+		t.Fatalf("commits reported %d fresh entries, want 4 (resends are not fresh)", n)
 	}
 }
 

@@ -124,6 +124,9 @@ func TestWritePath(t *testing.T) {
 	if n := count(); n != 3 {
 		t.Fatalf("after resending the batch: %d entries, want 3", n)
 	}
+	if metrics := string(ts.do("GET", "/metrics", "", nil).Body); !strings.Contains(metrics, "\nauditlog_entries_written_total 3\n") {
+		t.Fatalf("a resend was counted as written:\n%s", metrics)
+	}
 	other := good("evt-1")
 	other["resource_id"] = "svc_2/API_KEY"
 	wantError(t, ts.post(other), http.StatusConflict, auditlog.EConflict, "id")
