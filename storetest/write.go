@@ -1,17 +1,16 @@
 package storetest
 
 import (
-	"sync/atomic"
-	"time"
-
 	"bytes"
 	"context"
-	"github.com/guaracloud/auditlog/sequencer"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/guaracloud/auditlog"
+	"github.com/guaracloud/auditlog/sequencer"
 )
 
 func testAppendAndGet(t *testing.T, s auditlog.Store) {
