@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/api"
 	"github.com/guaracloud/auditlog/integrity"
+	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"github.com/guaracloud/auditlog/sequencer"
 	"github.com/guaracloud/auditlog/sqlite"
 )

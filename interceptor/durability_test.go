@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"io"
 	"log"
 	"log/slog"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/interceptor"
+	"github.com/guaracloud/auditlog/internal/syncbuf"
 )
 
 // route is the audited route of these tests.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/guaracloud/auditlog/client/clienttest"
 	"github.com/guaracloud/auditlog/interceptor"
+	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"github.com/guaracloud/auditlog/remotesink"
 	"github.com/prometheus/client_golang/prometheus"
 )

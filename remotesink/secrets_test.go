@@ -2,7 +2,6 @@ package remotesink_test
 
 import (
 	"encoding/json"
-	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/guaracloud/auditlog/client/clienttest"
 	"github.com/guaracloud/auditlog/interceptor"
+	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"encoding/json"
-	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/api"
 	"github.com/guaracloud/auditlog/demo"
+	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"github.com/guaracloud/auditlog/sequencer"
 	"github.com/guaracloud/auditlog/sqlite"
 	"github.com/guaracloud/auditlog/web"

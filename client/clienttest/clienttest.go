@@ -6,7 +6,6 @@ package clienttest
 import (
 	"context"
 	"errors"
-	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/api"
+	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"github.com/guaracloud/auditlog/sequencer"
 	"github.com/guaracloud/auditlog/sqlite"
 	"github.com/prometheus/client_golang/prometheus"
