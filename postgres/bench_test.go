@@ -2,89 +2,30 @@ package postgres_test
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
-	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/storetest"
 )
 
-// The benchmarks mirror sqlite/bench_test.go, so the two engines' numbers
-// sit side by side: go test -run='^$' -bench=. ./sqlite ./postgres
+// The benchmarks are storetest's, shared with sqlite/bench_test.go:
+// go test -run='^$' -bench=. ./sqlite ./postgres
 
-// BenchmarkAppendParallel measures acknowledged single-event writes from
-// many concurrent writers: the group commit turns them into few transactions.
 func BenchmarkAppendParallel(b *testing.B) {
 	s, _ := MustOpen(b)
-	w := storetest.Writer(b, s)
-	var n atomic.Uint64
-	b.SetParallelism(16)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		r := rand.New(rand.NewPCG(n.Add(1), 1))
-		for pb.Next() {
-			if _, err := w.Append(context.Background(), []auditlog.Event{storetest.RandomEvent(r, "usr_ana")}); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	storetest.BenchAppendParallel(b, s)
 }
 
-// BenchmarkAppendBatch measures batches of 500 events (the interceptor's remote sink).
 func BenchmarkAppendBatch(b *testing.B) {
 	s, _ := MustOpen(b)
-	w := storetest.Writer(b, s)
-	r := rand.New(rand.NewPCG(2, 2))
-	batch := make([]auditlog.Event, 500)
-	b.ResetTimer()
-	for range b.N {
-		for i := range batch {
-			batch[i] = storetest.RandomEvent(r, "usr_ana")
-		}
-		if _, err := w.Append(context.Background(), batch); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "events/s")
+	storetest.BenchAppendBatch(b, s)
 }
 
-// BenchmarkQueryFirstPage measures the first page of a user's filtered log
-// among 200,000 entries of 50 users.
 func BenchmarkQueryFirstPage(b *testing.B) {
 	s, dsn := MustOpen(b)
-	w := storetest.Writer(b, s)
-	r := rand.New(rand.NewPCG(3, 3))
-	batch := make([]auditlog.Event, 1000)
-	for range 200 {
-		for i := range batch {
-			batch[i] = storetest.RandomEvent(r, fmt.Sprintf("usr_%02d", r.IntN(50)))
-		}
-		if _, err := w.Append(context.Background(), batch); err != nil {
+	storetest.BenchQueryFirstPage(b, s, func(b *testing.B) {
+		// What autovacuum does in production soon after a load like this.
+		if _, err := connect(b, dsn).Exec(context.Background(), `VACUUM ANALYZE entries`); err != nil {
 			b.Fatal(err)
 		}
-	}
-	// What autovacuum does in production soon after a load like this.
-	if _, err := connect(b, dsn).Exec(context.Background(), `VACUUM ANALYZE entries`); err != nil {
-		b.Fatal(err)
-	}
-	since := storetest.Base.Add(-7 * 24 * time.Hour)
-	for name, f := range map[string]auditlog.Filter{
-		"none":           {},
-		"family+outcome": {Families: []string{"cron_worker"}, Outcome: auditlog.Failed},
-		"action+7d":      {Actions: []string{"service.update"}, Since: &since},
-		"project":        {ProjectID: "prj_api"},
-	} {
-		b.Run(name, func(b *testing.B) {
-			for range b.N {
-				if _, err := s.Query(context.Background(), auditlog.UserScope("usr_07"), auditlog.Query{Filter: f, Limit: 50}); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	})
 }
