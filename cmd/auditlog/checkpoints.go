@@ -72,6 +72,9 @@ func (m *Main) startCheckpoints(ctx context.Context) (*integrity.Checkpointer, e
 		}
 		m.Logger.Info("signing key created; keep it, and publish the verifier key", "path", path, "verifier_key", key.VerifierKey())
 	}
+	if err := sameSigner(ctx, st, key); err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
 	m.ckpt = integrity.NewCheckpointer(st, key, origin, m.Now)
 	run, stop := context.WithCancel(context.Background())
 	m.ckptStop, m.ckptDone = stop, make(chan struct{})
@@ -80,6 +83,22 @@ func (m *Main) startCheckpoints(ctx context.Context) (*integrity.Checkpointer, e
 		m.ckpt.Run(run, m.CheckpointEvery, m.Logger)
 	}()
 	return m.ckpt, nil
+}
+
+// sameSigner refuses a key that did not sign the log's latest checkpoint, so
+// that servers sharing one database never mix two keys in one history.
+func sameSigner(ctx context.Context, log integrity.Log, key *integrity.Key) error {
+	latest, err := log.LatestCheckpoint(ctx)
+	if auditlog.ErrorCode(err) == auditlog.ENotFound {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if _, _, err := integrity.OpenCheckpoint(latest.Note, key.Verifier()); err != nil {
+		return fmt.Errorf("the log's latest checkpoint (size %d) was not signed by the key %s: "+
+			"start every server of this database with the key it signs with (--signing-key): %w", latest.Size, key.VerifierKey(), err)
+	}
+	return nil
 }
 
 // stopCheckpoints stops the signing loop and signs what the last group

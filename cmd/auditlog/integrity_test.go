@@ -240,3 +240,31 @@ func TestServeSignsCheckpoints(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestServeRefusesAnotherSigningKey: a server given a key that did not sign
+// the log's checkpoints refuses to start instead of mixing two keys.
+func TestServeRefusesAnotherSigningKey(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "audit.db")
+	first := &Main{Addr: "127.0.0.1:0", DB: db}
+	if err := first.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Close(context.Background()); err != nil { // signs the final tree
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "other.key")
+	second := &Main{Addr: "127.0.0.1:0", DB: db, SigningKey: other}
+	err := second.Start(context.Background())
+	if err == nil {
+		second.Close(context.Background())
+		t.Fatal("a server with another signing key started on a log signed by the first")
+	}
+	if !strings.Contains(err.Error(), "was not signed by the key") {
+		t.Fatalf("unclear refusal: %v", err)
+	}
+	again := &Main{Addr: "127.0.0.1:0", DB: db} // the right key (the default file) still works
+	if err := again.Start(context.Background()); err != nil {
+		t.Fatalf("restart with the log's own key: %v", err)
+	}
+	again.Close(context.Background())
+}
