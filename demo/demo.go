@@ -71,13 +71,29 @@ func (registry) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // driver sends requests to the platform as the demo's users.
 type driver struct {
-	ctx   context.Context
-	p     *platform.Platform
-	r     *rand.Rand
-	clock *clock
-	total int // requests to send
-	sent  int
-	err   error // the first failure to record an event or an owner
+	ctx     context.Context
+	p       *platform.Platform
+	r       *rand.Rand
+	clock   *clock
+	total   int // requests to send
+	sent    int
+	err     error // the first failure to record an event or an owner
+	sinkErr error // why the sink refused, when it did
+}
+
+// firstError is a sink that remembers the first error of the sink it wraps.
+type firstError struct {
+	interceptor.Sink
+	err *error
+}
+
+// Record records e and keeps the first failure.
+func (f firstError) Record(ctx context.Context, e auditlog.Event) error {
+	err := f.Sink.Record(ctx, e)
+	if err != nil && *f.err == nil {
+		*f.err = err
+	}
+	return err
 }
 
 var agents = []string{
@@ -103,6 +119,9 @@ func (d *driver) do(user, method, path string, body any) (int, map[string]any) {
 	d.p.ServeHTTP(w, req)
 	if w.Code == http.StatusServiceUnavailable && d.err == nil {
 		d.err = fmt.Errorf("the audit log refused an event: %s", w.Body.String())
+		if d.sinkErr != nil {
+			d.err = fmt.Errorf("the audit log refused an event: %w", d.sinkErr)
+		}
 	}
 	d.sent++
 	// Spread what is left of the window over the requests left, with jitter.
@@ -119,7 +138,7 @@ func Seed(ctx context.Context, w Appender, o Owners, now time.Time, n int, seed 
 	c := &clock{t: now.Add(-30 * 24 * time.Hour).In(time.FixedZone("-03", -3*3600)), end: now.Add(-time.Minute)}
 	d := &driver{ctx: ctx, r: rand.New(rand.NewPCG(seed, 42)), clock: c, total: n}
 	d.p = platform.New(platform.Config{
-		Audit:     interceptor.Config{Sink: interceptor.InProcess(w), Now: c.Now},
+		Audit:     interceptor.Config{Sink: firstError{interceptor.InProcess(w), &d.sinkErr}, Now: c.Now},
 		Preflight: registry{},
 		OnProjectOwner: func(ctx context.Context, projectID, ownerID string) error {
 			err := o.SetProjectOwner(ctx, projectID, ownerID)
