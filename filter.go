@@ -1,6 +1,7 @@
 package auditlog
 
 import (
+	"context"
 	"regexp"
 	"slices"
 	"strconv"
@@ -149,3 +150,25 @@ const (
 	DefaultLimit = 50
 	MaxLimit     = 1000
 )
+
+// CheckScope refuses a scope without a caller, and a project scope unless its
+// user owns the project; the answer is the same not-found whether the project
+// exists or not. Stores call it before every scoped read.
+func CheckScope(ctx context.Context, owners interface {
+	ProjectOwner(ctx context.Context, projectID string) (string, error)
+}, scope Scope) error {
+	if scope.UserID == "" {
+		return Errorf(EUnauthorized, "no caller")
+	}
+	if scope.ProjectID == "" {
+		return nil
+	}
+	owner, err := owners.ProjectOwner(ctx, scope.ProjectID)
+	if err != nil && ErrorCode(err) != ENotFound {
+		return err
+	}
+	if owner != scope.UserID {
+		return Errorf(ENotFound, "no project with that id is owned by the caller")
+	}
+	return nil
+}

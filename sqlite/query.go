@@ -12,7 +12,7 @@ import (
 
 // Query returns one page of the scope's entries matching q, newest first.
 func (s *Store) Query(ctx context.Context, scope auditlog.Scope, q auditlog.Query) (auditlog.Page, error) {
-	if err := s.checkScope(ctx, scope); err != nil {
+	if err := auditlog.CheckScope(ctx, s, scope); err != nil {
 		return auditlog.Page{}, err
 	}
 	limit := sqlwhere.Limit(q)
@@ -32,7 +32,7 @@ func (s *Store) Query(ctx context.Context, scope auditlog.Scope, q auditlog.Quer
 
 // Get returns one entry visible in the scope, or ENotFound.
 func (s *Store) Get(ctx context.Context, scope auditlog.Scope, id string) (auditlog.Entry, error) {
-	if err := s.checkScope(ctx, scope); err != nil {
+	if err := auditlog.CheckScope(ctx, s, scope); err != nil {
 		return auditlog.Entry{}, err
 	}
 	b := sqlwhere.Scoped(sqlwhere.Question, scope, auditlog.Query{})
@@ -50,23 +50,4 @@ func (s *Store) Get(ctx context.Context, scope auditlog.Scope, id string) (audit
 		return auditlog.Entry{}, fmt.Errorf("sqlite.Get: %w", err)
 	}
 	return e, nil
-}
-
-// checkScope refuses a project scope unless its user owns the project; the
-// answer is the same not-found whether the project exists or not.
-func (s *Store) checkScope(ctx context.Context, scope auditlog.Scope) error {
-	if scope.UserID == "" {
-		return auditlog.Errorf(auditlog.EUnauthorized, "no caller")
-	}
-	if scope.ProjectID == "" {
-		return nil
-	}
-	owner, err := s.ProjectOwner(ctx, scope.ProjectID)
-	if err != nil && auditlog.ErrorCode(err) != auditlog.ENotFound {
-		return err
-	}
-	if owner != scope.UserID {
-		return auditlog.Errorf(auditlog.ENotFound, "no project with that id is owned by the caller")
-	}
-	return nil
 }
