@@ -27,19 +27,8 @@ func (s *Store) ScanUser(ctx context.Context, userID string, f auditlog.Filter, 
 		return nil, fmt.Errorf("sqlite.ScanUser: %w", err)
 	}
 	defer rows.Close()
-	out := make([]auditlog.Entry, 0, limit)
-	for rows.Next() {
-		var raw []byte
-		if err := rows.Scan(&raw); err != nil {
-			return nil, fmt.Errorf("sqlite.ScanUser: %w", err)
-		}
-		e, err := auditlog.DecodeEntry(raw)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite.ScanUser: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlwhere.ReadEntries(rows)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite.ScanUser: %w", err)
 	}
 	return out, nil

@@ -47,3 +47,23 @@ func ReadPage(rows Rows, limit int) (auditlog.Page, error) {
 	}
 	return page, nil
 }
+
+// ReadEntries decodes the canonical bytes of every row.
+func ReadEntries(rows Rows) ([]auditlog.Entry, error) {
+	var out []auditlog.Entry
+	for rows.Next() {
+		var raw []byte
+		if err := rows.Scan(&raw); err != nil {
+			return nil, fmt.Errorf("read entries: %w", err)
+		}
+		e, err := auditlog.DecodeEntry(raw)
+		if err != nil {
+			return nil, fmt.Errorf("read entries: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read entries: %w", err)
+	}
+	return out, nil
+}
