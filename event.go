@@ -19,6 +19,9 @@ const (
 	MaxRefLen       = 256 // resource_id, actor_id, project_id
 	MaxUserAgentLen = 512
 	MaxMetadataSize = 64 << 10 // encoded bytes
+	// MaxMetadataDepth is how deeply metadata may nest objects and arrays
+	// (the metadata object itself is depth 1); deeper is a 400 naming metadata.
+	MaxMetadataDepth = 32
 )
 
 // Event is what a writer sends: one mutation, before the service assigns its

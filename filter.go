@@ -151,6 +151,10 @@ const (
 	MaxLimit     = 1000
 )
 
+// MaxListItems bounds every list-valued read parameter (action_type,
+// resource_type): more items than this is a 400 naming the parameter.
+const MaxListItems = 50
+
 // CheckScope refuses a scope without a caller, and a project scope unless its
 // user owns the project; the answer is the same not-found whether the project
 // exists or not. Stores call it before every scoped read.
