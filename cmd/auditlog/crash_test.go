@@ -130,7 +130,7 @@ func crashRun(t *testing.T, cfg crashConfig, bin, dir, db string) {
 	if !strings.HasPrefix(stdout, fmt.Sprintf("OK: %d entries", f.present)) {
 		t.Fatalf("verify --db: %q, the log holds %d entries", stdout, f.present)
 	}
-	t.Logf("%d kill -9 rounds, %d writers: %d batches sent (%d retried after a failure, %d given up, %d resent after their 201), "+
+	t.Logf("%d kill -9 rounds, %d writers: %d batches sent (%d retries after a failure, %d never acknowledged, %d resent after their 201), "+
 		"%d events acknowledged, %d present (%d of them never acknowledged, each in a whole batch), lost 0, no partial batch, "+
 		"seqs 0..%d dense, verify --db OK",
 		cfg.rounds, cfg.writers, f.batches, load.retried.Load(), f.abandoned, load.resent.Load(), f.acked, f.present, f.present-f.acked, f.present-1)
@@ -235,7 +235,7 @@ type crashLoad struct {
 	gate     upGate
 	acked    atomic.Int64 // events acknowledged
 	inFlight atomic.Int64 // requests sent and not yet answered
-	retried  atomic.Int64 // batches sent again after a failure
+	retried  atomic.Int64 // sends of a batch again after a failure
 	resent   atomic.Int64 // batches sent again after their 201
 }
 
