@@ -13,8 +13,8 @@ type Route struct {
 	Pattern       string // ServeMux path pattern, e.g. "/v1/services/{service_id}" (with Wrap, the other router's, {id:regexp} allowed)
 	Action        string // e.g. "service.update"
 	ResourceType  string // e.g. "service"
-	ResourceParam string // path wildcard holding the resource id; "" when the handler calls SetResourceID (creates)
-	ProjectParam  string // path wildcard holding the project id; "" when none or when the handler calls SetProjectID
+	ResourceParam string // path wildcard holding the resource id (r.PathValue, else Config.PathValue); "" when the handler calls SetResourceID (creates)
+	ProjectParam  string // path wildcard holding the project id (read the same way); "" when none or when the handler calls SetProjectID
 }
 
 // String is the route's ServeMux pattern, "METHOD /path".

@@ -12,6 +12,11 @@
 // mid-write is dropped with everything after it in its segment; every record
 // whose Append returned nil is there.
 //
+// The spool is bounded (Options.MaxRecords, MaxBytes). Reserve holds the
+// place of a record before the work it describes is done, so a caller can
+// refuse that work up front rather than find the spool full afterwards; the
+// place counts against the bounds until Append uses it or Release gives it back.
+//
 // The spool stores what it is given: callers hand it redacted events.
 package spool
 
