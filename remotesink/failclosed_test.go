@@ -200,3 +200,21 @@ func TestMaxBytesTooSmall(t *testing.T) {
 		t.Fatalf("a spool smaller than two events at their largest: %v", err)
 	}
 }
+
+// TestReservedInvalidEvent: an event the sink refuses (invalid) gives its place back.
+func TestReservedInvalidEvent(t *testing.T) {
+	srv := clienttest.New(t, clienttest.FreeAddr(t))
+	sink := newSink(t, t.TempDir(), srv, nil, nil, func(cfg *remotesink.Config) { cfg.MaxRecords = 1 })
+	res, err := sink.Reserve(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Record(context.Background(), invalidEvent()); err == nil {
+		t.Fatal("an invalid event was spooled")
+	}
+	again, err := sink.Reserve(context.Background())
+	if err != nil {
+		t.Fatalf("the refused event's place was not given back: %v", err)
+	}
+	again.Release()
+}

@@ -144,33 +144,21 @@ func New(cfg Config) (*Sink, error) {
 // (fixed now, so a resend is the same event), and refuses an invalid event,
 // which the service would refuse forever.
 func (s *Sink) Record(ctx context.Context, e auditlog.Event) error {
-	e, err := s.prepare(e)
-	if err != nil {
-		return err
-	}
-	if err := s.spool.Append(ctx, e); err != nil {
-		return fmt.Errorf("remotesink.Record: %w", err)
-	}
-	return nil
-}
-
-// prepare is what Record does to an event before spooling it.
-func (s *Sink) prepare(e auditlog.Event) (auditlog.Event, error) {
 	if s.closed.Load() {
-		return e, fmt.Errorf("remotesink.Record: %w", ErrClosed)
+		return fmt.Errorf("remotesink.Record: %w", ErrClosed)
 	}
 	e.Metadata = redact.Metadata(e.Action, e.Metadata)
 	if e.IP != nil {
 		ip, err := redact.IP(*e.IP)
 		if err != nil {
-			return e, fmt.Errorf("remotesink.Record: %w", auditlog.ParamError("ip", "ip must be an IPv4 or IPv6 address"))
+			return fmt.Errorf("remotesink.Record: %w", auditlog.ParamError("ip", "ip must be an IPv4 or IPv6 address"))
 		}
 		e.IP = &ip
 	}
 	if e.ID == "" {
 		id, err := uuid.NewV7()
 		if err != nil {
-			return e, fmt.Errorf("remotesink.Record: new id: %w", err)
+			return fmt.Errorf("remotesink.Record: new id: %w", err)
 		}
 		e.ID = id.String()
 	}
@@ -178,10 +166,13 @@ func (s *Sink) prepare(e auditlog.Event) (auditlog.Event, error) {
 		e.OccurredAt = s.cfg.Now()
 	}
 	if err := e.Validate(""); err != nil {
-		return e, fmt.Errorf("remotesink.Record: %w", err)
+		return fmt.Errorf("remotesink.Record: %w", err)
 	}
 	e.Normalize()
-	return e, nil
+	if err := s.append(ctx, e); err != nil {
+		return fmt.Errorf("remotesink.Record: %w", err)
+	}
+	return nil
 }
 
 // Admit reports whether the spool can take another event now (spool.ErrFull
