@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -118,14 +117,25 @@ func TestReserveConcurrent(t *testing.T) {
 	const bound, workers, each = 4, 16, 25
 	s := mustOpen(t, t.TempDir(), spool.Options{MaxRecords: bound})
 	var appended, released, refused, over atomic.Int64
+	// room counts the times room was made (a release, an ack); a refused worker waits for the next.
+	var mu sync.Mutex
+	room, made := sync.NewCond(&mu), 0
+	madeRoom := func() { mu.Lock(); made++; room.Broadcast(); mu.Unlock() }
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			for i := 0; i < each; {
+				mu.Lock()
+				seen := made
+				mu.Unlock()
 				r, err := s.Reserve(maxEvent)
 				if errors.Is(err, spool.ErrFull) {
 					refused.Add(1)
-					runtime.Gosched() // the consumer or a release makes room
+					mu.Lock()
+					for made == seen {
+						room.Wait()
+					}
+					mu.Unlock()
 					continue
 				}
 				i++
@@ -136,6 +146,7 @@ func TestReserveConcurrent(t *testing.T) {
 				if (w+i)%3 == 0 {
 					r.Release()
 					released.Add(1)
+					madeRoom()
 					continue
 				}
 				if err := r.Append(context.Background(), event(w*each+i)); err != nil {
@@ -162,6 +173,7 @@ func TestReserveConcurrent(t *testing.T) {
 			if len(recs) > 0 {
 				s.Ack(recs[len(recs)-1].Seq)
 				acked.Add(int64(len(recs)))
+				madeRoom()
 				continue
 			}
 			select {
