@@ -39,14 +39,14 @@ const DefaultMaxBodyBytes = 4 << 20
 
 // Config holds what a Server needs; Store and Writer are required.
 type Config struct {
-	Store        Store                // reads, project owners, tokens and the cursor key
-	Writer       Writer               // the write path (the sequencer)
-	Logger       *slog.Logger         // nil discards logs
-	Now          func() time.Time     // clock for `range`; nil means time.Now
-	MaxBodyBytes int64                // request body limit; 0 means DefaultMaxBodyBytes
-	RateLimit    float64              // requests per second per token; 0 turns rate limiting off
-	Registry     *prometheus.Registry // metrics registry; nil makes one (with Go and process collectors); unused when Metrics is set
-	Metrics      *Metrics             // optional, from NewMetrics, when the sequencer must be built first; /metrics serves its registry
+	Store        Store                 // reads, project owners, tokens and the cursor key
+	Writer       Writer                // the write path (the sequencer)
+	Logger       *slog.Logger          // nil discards logs
+	Now          func() time.Time      // clock for `range`; nil means time.Now
+	MaxBodyBytes int64                 // request body limit; 0 means DefaultMaxBodyBytes
+	RateLimit    float64               // requests per second per token; 0 turns rate limiting off
+	Registry     prometheus.Registerer // where metrics go; nil makes a registry (with Go and process collectors); /metrics serves it if it is a prometheus.Gatherer (NewMetrics); unused when Metrics is set
+	Metrics      *Metrics              // optional, from NewMetrics, when the sequencer must be built first; /metrics serves its registry
 	// Integrity signs checkpoints and exports; the Store must then also be a
 	// bundle.Source. Nil answers 503 on the tamper-evidence routes.
 	Integrity *integrity.Checkpointer

@@ -14,7 +14,7 @@ import (
 // patterns, status codes and error codes only: never a token, an address, a
 // user id or metadata.
 type Metrics struct {
-	registry  *prometheus.Registry
+	gatherer  prometheus.Gatherer // what /metrics serves
 	requests  *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
 	rejected  *prometheus.CounterVec
@@ -28,7 +28,13 @@ type Metrics struct {
 // registry with the Go and process collectors); like prometheus.MustRegister
 // it panics if they are already registered there. Build it first when the
 // sequencer needs it (sequencer.Options.Observer), and pass it as Config.Metrics.
-func NewMetrics(reg *prometheus.Registry) *Metrics {
+//
+// /metrics serves reg when it is also a prometheus.Gatherer (a
+// *prometheus.Registry, prometheus.DefaultRegisterer). Otherwise (a wrapped
+// Registerer, e.g. prometheus.WrapRegistererWithPrefix) the metrics are
+// registered on reg for the platform to serve, and also on a private
+// registry, as they are named here, which /metrics serves.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m, err := newMetrics(reg)
 	if err != nil {
 		panic(err)
@@ -37,16 +43,24 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 }
 
 // newMetrics is NewMetrics with an error instead of a panic.
-func newMetrics(reg *prometheus.Registry) (*Metrics, error) {
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-		if err := registerAll(reg, collectors.NewGoCollector(),
+func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	regs := []prometheus.Registerer{reg}
+	var gatherer prometheus.Gatherer
+	if r, ok := reg.(*prometheus.Registry); reg == nil || ok && r == nil { // a nil *Registry in the interface too
+		private := prometheus.NewRegistry()
+		if err := registerAll(private, collectors.NewGoCollector(),
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
 			return nil, fmt.Errorf("api.NewMetrics: %w", err)
 		}
+		regs, gatherer = []prometheus.Registerer{private}, private
+	} else if g, ok := reg.(prometheus.Gatherer); ok {
+		gatherer = g
+	} else {
+		private := prometheus.NewRegistry()
+		regs, gatherer = append(regs, private), private
 	}
 	m := &Metrics{
-		registry: reg,
+		gatherer: gatherer,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditlog_http_requests_total",
 			Help: "HTTP requests answered, by route pattern and status code.",
@@ -79,14 +93,16 @@ func newMetrics(reg *prometheus.Registry) (*Metrics, error) {
 			Help: "Group commits that failed.",
 		}),
 	}
-	if err := registerAll(reg, m.requests, m.duration, m.rejected, m.written, m.batch, m.commitDur, m.commitErr); err != nil {
-		return nil, fmt.Errorf("api.NewMetrics: %w", err)
+	for _, reg := range regs {
+		if err := registerAll(reg, m.requests, m.duration, m.rejected, m.written, m.batch, m.commitDur, m.commitErr); err != nil {
+			return nil, fmt.Errorf("api.NewMetrics: %w", err)
+		}
 	}
 	return m, nil
 }
 
 // registerAll registers every collector, stopping at the first failure.
-func registerAll(reg *prometheus.Registry, cs ...prometheus.Collector) error {
+func registerAll(reg prometheus.Registerer, cs ...prometheus.Collector) error {
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("register metric: %w", err)
@@ -108,12 +124,12 @@ func (m *Metrics) ObserveCommit(batches, events, stored int, took time.Duration,
 	m.written.Add(float64(stored))
 }
 
-// Registry returns the registry the metrics are registered on.
-func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
+// Gatherer returns what /metrics serves (see NewMetrics).
+func (m *Metrics) Gatherer() prometheus.Gatherer { return m.gatherer }
 
-// handler serves the registry in the Prometheus text format.
+// handler serves the gatherer in the Prometheus text format.
 func (m *Metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+	return promhttp.HandlerFor(m.gatherer, promhttp.HandlerOpts{})
 }
 
 // observeRequest records one answered request.

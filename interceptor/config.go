@@ -15,7 +15,12 @@ type Sink interface {
 	Record(ctx context.Context, e auditlog.Event) error
 }
 
-// Admitter is implemented by sinks that can refuse new events (a full spool); it is checked before the handler runs.
+// Admitter is implemented by sinks that can refuse new events; it is asked
+// before the handler runs when the sink is not a Reserver.
+//
+// Deprecated: a yes from Admit holds no place, so concurrent requests all
+// pass it and the later ones find the sink full after their handler ran.
+// Implement Reserver.
 type Admitter interface {
 	Admit() error
 }
@@ -30,8 +35,9 @@ type Mode int
 
 // The two modes.
 const (
-	// FailClosed answers 503 before running the handler when the sink refuses
-	// new events, and 503 instead of the handler's response when recording fails.
+	// FailClosed answers 503 before running the handler when the sink has no
+	// place for its event (Reserver), and 503 instead of the handler's
+	// response when recording fails.
 	FailClosed Mode = iota
 	// FailOpen runs the handler and releases its response anyway, reporting the lost event.
 	FailOpen
@@ -78,7 +84,9 @@ type Config struct {
 	ProxyHeader string
 	// Mode is FailClosed (the default) or FailOpen.
 	Mode Mode
-	// Logger gets a WARN line for every lost or refused event (never metadata, addresses or tokens); nil discards.
+	// Logger gets a WARN line for every lost event, one per RefusalLogInterval
+	// for refused requests, and an ERROR line with the stack for a handler's
+	// panic (never metadata, addresses or tokens); nil discards.
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -88,6 +96,20 @@ type Config struct {
 	// RecordTimeout bounds Sink.Record (default DefaultRecordTimeout); the
 	// client going away does not cancel recording.
 	RecordTimeout time.Duration
+	// Enrich, when set, is called for every event once the handler has
+	// returned, with the request's context (trace and span ids, a request id
+	// an outer middleware put there). It may add metadata (e.Metadata is
+	// never nil) and set the resource and project ids; its changes to the
+	// other fields and to metadata "error" are undone, so it cannot change
+	// the action, the actor or the outcome. It runs before redaction: what it
+	// adds is redacted like the rest. The helpers do nothing from it. A
+	// panic in it is logged and its changes dropped.
+	Enrich func(ctx context.Context, e *auditlog.Event)
+	// PathValue reads a path parameter for ResourceParam and ProjectParam
+	// when r.PathValue has none: the lookup of a router that does not set
+	// net/http path values (chi.URLParam; for gorilla/mux,
+	// func(r *http.Request, k string) string { return mux.Vars(r)[k] }).
+	PathValue func(r *http.Request, name string) string
 }
 
 // withDefaults checks cfg and fills in its defaults; it panics without a Sink,

@@ -10,22 +10,35 @@
 //
 // For every request to an audited route the interceptor:
 //
-//   - checks, before the handler runs, that the sink can accept an event
-//     (Admitter); in FailClosed mode a refusal is a 503 and the handler never runs;
-//   - runs the handler against a buffered response writer, recovering a panic;
+//   - reserves, before the handler runs, the place of the request's event in
+//     the sink (Reserver: a bounded spool); in FailClosed mode a refusal is a
+//     503 and the handler never runs, however many requests arrive at once;
+//     refusals are reported to the sink (RefusalReporter) and logged at most
+//     once per RefusalLogInterval;
+//   - runs the handler against a buffered response writer, recovering a panic
+//     with the stack where it happened;
 //   - builds the event: a time-ordered UUIDv7 id, the action and resource type
 //     of the Route, the resource and project ids from path wildcards or from
 //     SetResourceID / SetProjectID, the actor from Config.Actor, the outcome,
-//     the anonymized client address and the user agent, and the metadata the
-//     handler attached with AddMetadata, redacted with redact.Metadata;
-//   - hands the event to the Sink and waits until Sink.Record returns, so that
-//     no response reaches the client before its event is durable;
-//   - releases the buffered response, or, when Record failed in FailClosed
+//     the anonymized client address and the user agent, the metadata the
+//     handler attached with AddMetadata and what Config.Enrich adds, redacted
+//     with redact.Metadata;
+//   - records the event in its reserved place (or through Sink.Record) and
+//     waits until that returns, so that no response reaches the client before
+//     its event is durable;
+//   - releases the buffered response, or, when recording failed in FailClosed
 //     mode, answers 503 audit_unavailable instead (the mutation may have taken
 //     effect: the client is told to check before retrying); in FailOpen mode
 //     it releases the response and reports the loss;
-//   - re-panics after recording when the handler panicked, so the server's own
-//     recovery (http.Server aborts the connection) still happens.
+//   - re-panics after recording when the handler panicked, with a *PanicError
+//     carrying the handler's value and stack, so the server's own recovery
+//     (http.Server aborts the connection) still happens and its log shows the
+//     frames that panicked.
+//
+// The helpers (SetResourceID, AddMetadata, Fail, ...) also come in a
+// context form (SetResourceIDContext, AddMetadataContext, ...) for service
+// layers that hold only the request's context; both return false when they
+// did nothing (outside an audited route, or after the event was built).
 //
 // The outcome is success when the handler finishes with a status below 400
 // and did not call Fail; it is failed on a 4xx or 5xx status, on Fail, and on

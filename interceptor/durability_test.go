@@ -62,11 +62,12 @@ func TestPanic(t *testing.T) {
 		t.Fatalf("outcome %s, error %v", e.Outcome, e.Metadata["error"])
 	}
 
-	t.Run("RepanicsWithTheSameValue", func(t *testing.T) {
+	t.Run("RepanicsWithTheValueAndItsStack", func(t *testing.T) {
 		sink.Reset()
 		defer func() {
-			if v := recover(); v != "nil map in handler" {
-				t.Fatalf("recovered %v, want the handler's panic", v)
+			p, ok := recover().(*interceptor.PanicError)
+			if !ok || p.Value != "nil map in handler" || !strings.Contains(string(p.Stack), "TestPanic") {
+				t.Fatalf("recovered %v, want the handler's panic and its stack", p)
 			}
 			if len(sink.Events()) != 1 {
 				t.Fatal("the event was not recorded before the panic went on")

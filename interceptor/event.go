@@ -19,22 +19,10 @@ import (
 const maxErrorBody = 64 << 10
 
 // event builds the request's event from the route, the scope the handler
-// filled in and the buffered response; it is always valid.
+// filled in (sealed) and the buffered response; it is always valid.
 func (h *handler) event(r *http.Request, s *scope, buf *buffer, start time.Time, panicked bool) auditlog.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	rt := h.route
-
-	resourceID := s.resourceID
-	if resourceID == "" && rt.ResourceParam != "" {
-		resourceID = r.PathValue(rt.ResourceParam)
-	}
-	project := s.projectID
-	if project == nil && rt.ProjectParam != "" {
-		if v := r.PathValue(rt.ProjectParam); v != "" {
-			project = &v
-		}
-	}
+	resourceID, project := h.refs(r, s)
 	status := buf.code()
 	if panicked {
 		status = http.StatusInternalServerError
@@ -47,9 +35,11 @@ func (h *handler) event(r *http.Request, s *scope, buf *buffer, start time.Time,
 	maps.Copy(md, s.metadata)
 	if outcome == auditlog.Failed {
 		md["error"] = failure(status, s, buf, panicked)
-	} else if resourceID == "" {
-		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "audited route named no resource: call SetResourceID or set ResourceParam",
-			slog.String("action", rt.Action))
+	}
+	resourceID, project, md = h.enrich(r.Context(), auditlog.Event{ID: s.id, Action: rt.Action, ResourceType: rt.ResourceType,
+		ResourceID: resourceID, ActorID: s.actorID, ProjectID: project, Outcome: outcome, OccurredAt: start, Metadata: md})
+	if outcome == auditlog.Success && resourceID == "" {
+		h.warnNoResource(r)
 	}
 
 	e := auditlog.Event{

@@ -5,38 +5,60 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
+	"sync/atomic"
 
 	"github.com/guaracloud/auditlog"
 )
 
 // handler is the audited form of one route's handler.
 type handler struct {
-	cfg   Config
-	route Route
-	next  http.Handler
+	cfg      Config
+	route    Route
+	next     http.Handler
+	refusals *sampler // shared by the routes of a Mux
+
+	warnedMethod, warnedResource atomic.Bool // once-per-route warnings
+}
+
+// newHandler returns the audited form of next; cfg has its defaults.
+func newHandler(cfg Config, r Route, next http.Handler, refusals *sampler) *handler {
+	return &handler{cfg: cfg, route: r, next: next, refusals: refusals}
 }
 
 // Wrap returns h audited as route r, for platforms that use another router
-// than Mux. That router must set the path values ResourceParam and
-// ProjectParam name (http.Request.SetPathValue) or the handler must call
-// SetResourceID / SetProjectID. Wrap panics on an invalid declaration or a
-// nil cfg.Sink. Routes wrapped this way are not seen by Mux.Uncovered.
+// than Mux. The router decides which requests reach h; Wrap checks the
+// method: a request whose method is not r.Method gets 405 Method Not
+// Allowed, as ServeMux answers, and h does not run (wrap only the mutating
+// method of a handler that serves several). The resource and project ids
+// come from the path values ResourceParam and ProjectParam name
+// (http.Request.PathValue, else Config.PathValue, e.g. chi.URLParam), or from
+// SetResourceID / SetProjectID in the handler; a successful request that
+// names no resource is recorded with NoResourceID and logged once per route.
+// Wrap panics on an invalid declaration or a nil cfg.Sink. Routes wrapped
+// this way are not seen by Mux.Uncovered.
 func Wrap(cfg Config, r Route, h http.Handler) http.Handler {
 	if err := r.validate(); err != nil {
 		panic(err.Error())
 	}
-	return &handler{cfg: cfg.withDefaults(), route: r, next: h}
+	return newHandler(cfg.withDefaults(), r, h, &sampler{})
 }
 
 // ServeHTTP runs the handler against a buffered response, records its event,
 // then releases the response (see the package documentation).
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := h.cfg.Now()
-	if err := h.admit(); err != nil && h.cfg.Mode == FailClosed {
-		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "audit sink refused a request before its handler ran",
-			slog.String("action", h.route.Action), slog.String("mode", h.cfg.Mode.String()), slog.String("error", err.Error()))
-		writeUnavailable(w, "the audit log cannot accept events right now; nothing was changed, retry later")
+	if r.Method != h.route.Method {
+		h.wrongMethod(w, r)
 		return
+	}
+	start := h.cfg.Now()
+	res, err := h.reserve(r.Context())
+	if err != nil && h.cfg.Mode == FailClosed {
+		h.refuse(w, r, err)
+		return
+	}
+	if res != nil {
+		defer res.Release() // gives the place back if the event never reaches Record (Actor panicked)
 	}
 	s := &scope{id: NewID(start)}
 	if actor, ok := h.cfg.Actor(r); ok {
@@ -44,42 +66,53 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r = r.WithContext(context.WithValue(r.Context(), scopeKey{}, s))
 	buf := newBuffer(w)
-	panicked, value := h.run(buf, r)
+	p := h.run(buf, r)
+	s.seal()
 
-	e := h.event(r, s, buf, start, panicked)
+	e := h.event(r, s, buf, start, p != nil)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.cfg.RecordTimeout)
-	err := h.cfg.Sink.Record(ctx, e)
+	if res != nil {
+		err = res.Record(ctx, e)
+	} else {
+		err = h.cfg.Sink.Record(ctx, e)
+	}
 	cancel()
 	if err != nil {
 		h.lost(r.Context(), e, err)
 	}
-	if panicked {
-		panic(value) // recorded; now the server's own recovery runs
+	if p != nil {
+		h.repanic(r.Context(), e, p) // recorded; now the server's own recovery runs
 	}
 	if err != nil && h.cfg.Mode == FailClosed {
-		writeUnavailable(w, "the audit log could not record this request; it may have taken effect, check before retrying")
+		writeError(w, http.StatusServiceUnavailable, CodeAuditUnavailable,
+			"the audit log could not record this request; it may have taken effect, check before retrying")
 		return
 	}
 	buf.release(w)
 }
 
-// admit asks the sink whether it can accept an event, when it can refuse one.
-func (h *handler) admit() error {
-	if a, ok := h.cfg.Sink.(Admitter); ok {
-		return a.Admit()
+// wrongMethod answers 405 to a request another router sent with a method
+// that is not the route's, and says so in the log once per route.
+func (h *handler) wrongMethod(w http.ResponseWriter, r *http.Request) {
+	if !h.warnedMethod.Swap(true) {
+		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn,
+			"audited route reached with another method: answered 405 without running the handler; route only the declared method to it",
+			slog.String("action", h.route.Action), slog.String("route_method", h.route.Method), slog.String("method", r.Method))
 	}
-	return nil
+	w.Header().Set("Allow", h.route.Method)
+	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "this route accepts "+h.route.Method+" only")
 }
 
-// run calls the route's handler and recovers a panic, to be re-raised once the event is recorded.
-func (h *handler) run(w http.ResponseWriter, r *http.Request) (panicked bool, value any) {
+// run calls the route's handler and recovers a panic, with the stack where
+// it happened, to be re-raised once the event is recorded; nil when the handler returned.
+func (h *handler) run(w http.ResponseWriter, r *http.Request) (p *PanicError) {
 	defer func() {
 		if v := recover(); v != nil {
-			panicked, value = true, v
+			p = &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
 	h.next.ServeHTTP(w, r)
-	return false, nil
+	return nil
 }
 
 // lost reports an event that could not be recorded: to the sink's loss
@@ -97,8 +130,8 @@ func (h *handler) lost(ctx context.Context, e auditlog.Event, err error) {
 	}
 }
 
-// unavailableBody is the 503 the interceptor answers in FailClosed mode.
-type unavailableBody struct {
+// errorBody is the shape of the interceptor's own error answers.
+type errorBody struct {
 	Error struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
@@ -108,15 +141,18 @@ type unavailableBody struct {
 // CodeAuditUnavailable is the error code of the interceptor's own 503 answers.
 const CodeAuditUnavailable = "audit_unavailable"
 
-// writeUnavailable answers 503 audit_unavailable with a message.
-func writeUnavailable(w http.ResponseWriter, message string) {
-	var body unavailableBody
-	body.Error.Code, body.Error.Message = CodeAuditUnavailable, message
+// writeError answers status with {"error": {"code": code, "message": message}};
+// a 503 tells the client when to retry.
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	var body errorBody
+	body.Error.Code, body.Error.Message = code, message
 	raw, _ := json.Marshal(body)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Retry-After", "5")
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "5")
+	}
 	h.Del("Content-Length")
-	w.WriteHeader(http.StatusServiceUnavailable)
+	w.WriteHeader(status)
 	w.Write(append(raw, '\n'))
 }

@@ -58,3 +58,10 @@ func (f *funcSink) Admit() error {
 	}
 	return f.admit()
 }
+
+// newRequest is a request from the tests' client address.
+func newRequest(method, target string) *http.Request {
+	r := httptest.NewRequest(method, target, nil)
+	r.RemoteAddr = "203.0.113.77:51000"
+	return r
+}

@@ -8,8 +8,9 @@ import (
 
 // Mux wraps http.ServeMux and remembers every registration, so coverage can be checked.
 type Mux struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg      Config
+	mux      *http.ServeMux
+	refusals *sampler // one refusal log line per interval for all its routes
 
 	mu        sync.Mutex
 	audited   []Route
@@ -18,7 +19,7 @@ type Mux struct {
 
 // NewMux returns an empty Mux whose audited routes record through cfg; it panics when cfg.Sink is nil.
 func NewMux(cfg Config) *Mux {
-	return &Mux{cfg: cfg.withDefaults(), mux: http.NewServeMux()}
+	return &Mux{cfg: cfg.withDefaults(), mux: http.NewServeMux(), refusals: &sampler{}}
 }
 
 // Handle registers an unaudited route (reads); a mutating pattern registered
@@ -39,7 +40,7 @@ func (m *Mux) Audit(r Route, h http.Handler) {
 	if err := r.validate(); err != nil {
 		panic(err.Error())
 	}
-	m.mux.Handle(r.String(), &handler{cfg: m.cfg, route: r, next: h})
+	m.mux.Handle(r.String(), newHandler(m.cfg, r, h, m.refusals))
 	m.mu.Lock()
 	m.audited = append(m.audited, r)
 	m.mu.Unlock()

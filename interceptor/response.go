@@ -2,23 +2,46 @@ package interceptor
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"net/http"
+	"time"
 )
 
 // buffer is the ResponseWriter a handler of an audited route writes to: it
-// keeps the header, status and body until the event is recorded. It offers no
-// Flush, Hijack or Unwrap on purpose: nothing may reach the client early.
+// keeps the header, status and body until the event is recorded. Nothing may
+// reach the client early, so it is no http.Flusher or http.Hijacker and has
+// no Unwrap: http.ResponseController's Flush and Hijack return an error
+// (errors.Is http.ErrNotSupported), never panic. Read and write deadlines are passed to the
+// connection (ResponseController.SetReadDeadline, SetWriteDeadline), so a
+// long mutation can extend them.
 type buffer struct {
+	w      http.ResponseWriter // the real writer, for deadlines only
 	header http.Header
 	status int // 0 until WriteHeader or Write
 	body   bytes.Buffer
 }
 
+// errBuffered is what Flush returns through http.ResponseController.
+var errBuffered = fmt.Errorf("interceptor: the response of an audited route is released once its event is recorded: %w", http.ErrNotSupported)
+
 // newBuffer returns an empty buffer; the handler starts from a copy of the
 // header the outer middleware already set.
 func newBuffer(w http.ResponseWriter) *buffer {
-	return &buffer{header: w.Header().Clone()}
+	return &buffer{w: w, header: w.Header().Clone()}
+}
+
+// FlushError refuses to flush (http.ResponseController.Flush): the response waits for its event.
+func (b *buffer) FlushError() error { return errBuffered }
+
+// SetReadDeadline sets the connection's read deadline (http.ResponseController.SetReadDeadline).
+func (b *buffer) SetReadDeadline(t time.Time) error {
+	return http.NewResponseController(b.w).SetReadDeadline(t)
+}
+
+// SetWriteDeadline sets the connection's write deadline (http.ResponseController.SetWriteDeadline).
+func (b *buffer) SetWriteDeadline(t time.Time) error {
+	return http.NewResponseController(b.w).SetWriteDeadline(t)
 }
 
 // Header returns the buffered header map.

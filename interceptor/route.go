@@ -10,11 +10,11 @@ import (
 // Route declares one audited route.
 type Route struct {
 	Method        string // POST, PUT, PATCH or DELETE
-	Pattern       string // ServeMux path pattern, e.g. "/v1/services/{service_id}"
+	Pattern       string // ServeMux path pattern, e.g. "/v1/services/{service_id}" (with Wrap, the other router's, {id:regexp} allowed)
 	Action        string // e.g. "service.update"
 	ResourceType  string // e.g. "service"
-	ResourceParam string // path wildcard holding the resource id; "" when the handler calls SetResourceID (creates)
-	ProjectParam  string // path wildcard holding the project id; "" when none or when the handler calls SetProjectID
+	ResourceParam string // path wildcard holding the resource id (r.PathValue, else Config.PathValue); "" when the handler calls SetResourceID (creates)
+	ProjectParam  string // path wildcard holding the project id (read the same way); "" when none or when the handler calls SetProjectID
 }
 
 // String is the route's ServeMux pattern, "METHOD /path".
@@ -38,7 +38,7 @@ func splitPattern(pattern string) (method, rest string) {
 	return "", pattern
 }
 
-// wildcards lists the names of the {name} and {name...} segments of a path pattern.
+// wildcards lists the names of the {name}, {name...} and {name:regexp} segments of a path pattern.
 func wildcards(path string) map[string]bool {
 	out := map[string]bool{}
 	for {
@@ -50,7 +50,8 @@ func wildcards(path string) map[string]bool {
 		if j < 0 {
 			return out
 		}
-		out[strings.TrimSuffix(path[i+1:i+j], "...")] = true
+		name, _, _ := strings.Cut(strings.TrimSuffix(path[i+1:i+j], "..."), ":") // chi and gorilla write {id:[0-9]+}
+		out[name] = true
 		path = path[i+j+1:]
 	}
 }

@@ -18,7 +18,8 @@ type Appender interface {
 type inProcess struct{ a Appender }
 
 // InProcess returns a Sink that appends each event through a (the sequencer,
-// which group-commits concurrent appends); Record returns once the entry is committed.
+// which group-commits concurrent appends); Record returns once the entry is
+// committed. It is a Reserver whose places are never refused.
 func InProcess(a Appender) Sink { return inProcess{a: a} }
 
 // Record appends the event as a batch of one.
@@ -28,6 +29,12 @@ func (s inProcess) Record(ctx context.Context, e auditlog.Event) error {
 	}
 	return nil
 }
+
+// Reserve always succeeds: the store takes every event, there is no place to hold.
+func (s inProcess) Reserve(context.Context) (Reservation, error) { return s, nil }
+
+// Release has nothing to give back.
+func (inProcess) Release() {}
 
 // MemorySink keeps events in memory: for tests and benchmarks of audited handlers.
 type MemorySink struct {

@@ -184,7 +184,8 @@ func TestMetricNames(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"auditlog_spool_depth_records", "auditlog_spool_depth_bytes", "auditlog_delivery_lag_seconds",
-		"auditlog_delivery_failures_total", "auditlog_delivered_total", "auditlog_audit_lost_total"} {
+		"auditlog_delivery_failures_total", "auditlog_delivered_total", "auditlog_audit_lost_total", "auditlog_audit_refused_total",
+		"auditlog_spool_reserved_records"} {
 		if !slices.Contains(names, want) {
 			t.Fatalf("metric %s missing from %v", want, names)
 		}

@@ -10,11 +10,12 @@ import (
 
 // metrics are the sink's Prometheus metrics; labels never hold ids or addresses.
 type metrics struct {
-	reg        *prometheus.Registry
+	reg        prometheus.Registerer
 	collectors []prometheus.Collector
 	failures   *prometheus.CounterVec
 	delivered  prometheus.Counter
 	lost       prometheus.Counter
+	refused    *prometheus.CounterVec
 	dead       prometheus.Counter
 }
 
@@ -31,9 +32,16 @@ const (
 	reasonSpool        = "spool"        // reading or acknowledging the spool failed
 )
 
+// Refusal reasons, the values of auditlog_audit_refused_total's reason label.
+const (
+	refusedFull   = "full"   // the spool's bound, events spooled and reserved
+	refusedClosed = "closed" // the sink is closed (shutting down)
+	refusedSpool  = "spool"  // the spool stopped taking appends after a write error
+)
+
 // newMetrics registers the sink's metrics on reg (a private registry when nil).
-func newMetrics(reg *prometheus.Registry, sp *spool.Spool, now func() time.Time) (*metrics, error) {
-	if reg == nil {
+func newMetrics(reg prometheus.Registerer, sp *spool.Spool, now func() time.Time) (*metrics, error) {
+	if r, ok := reg.(*prometheus.Registry); reg == nil || ok && r == nil { // a nil *Registry in the interface too
 		reg = prometheus.NewRegistry()
 	}
 	m := &metrics{
@@ -50,6 +58,10 @@ func newMetrics(reg *prometheus.Registry, sp *spool.Spool, now func() time.Time)
 			Name: "auditlog_audit_lost_total",
 			Help: "Audited mutations whose event could not be recorded (fail-open, or a recording failure after the handler ran). Alert on any increase.",
 		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditlog_audit_refused_total",
+			Help: "Audited requests answered 503 before their handler ran (fail-closed) because the spool had no room for their event, by reason.",
+		}, []string{"reason"}),
 		dead: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "auditlog_dead_letters_total",
 			Help: "Audit events the service refused for good, set aside in the dead-letter file.",
@@ -59,8 +71,11 @@ func newMetrics(reg *prometheus.Registry, sp *spool.Spool, now func() time.Time)
 		reasonConflict, reasonTooLarge, reasonRejected, reasonSpool} {
 		m.failures.WithLabelValues(r) // expose zeros, so alerts see the series from the start
 	}
+	for _, r := range []string{refusedFull, refusedClosed, refusedSpool} {
+		m.refused.WithLabelValues(r)
+	}
 	m.collectors = []prometheus.Collector{
-		m.failures, m.delivered, m.lost, m.dead,
+		m.failures, m.delivered, m.lost, m.refused, m.dead,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "auditlog_spool_depth_records",
 			Help: "Audit events spooled on disk and not yet delivered.",
@@ -69,6 +84,10 @@ func newMetrics(reg *prometheus.Registry, sp *spool.Spool, now func() time.Time)
 			Name: "auditlog_spool_depth_bytes",
 			Help: "Bytes of audit events spooled on disk and not yet delivered.",
 		}, func() float64 { _, b := sp.Depth(); return float64(b) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "auditlog_spool_reserved_records",
+			Help: "Places held in the spool for the events of requests in flight.",
+		}, func() float64 { return float64(sp.Stats().Reserved) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "auditlog_delivery_lag_seconds",
 			Help: "Age of the oldest undelivered audit event (0 when the spool is empty).",

@@ -44,23 +44,25 @@ var ErrClosed = errors.New("remotesink: closed")
 
 // Config sets up a Sink; Dir, URL and Token are required.
 type Config struct {
-	Dir            string               // spool directory, one per process (locked)
-	URL            string               // the audit log service's base URL
-	Token          string               // a writer token
-	MaxBytes       int64                // spool bound in bytes (default spool.DefaultMaxBytes)
-	MaxRecords     int64                // spool bound in records (default unbounded)
-	SegmentBytes   int64                // spool segment size (default spool.DefaultSegmentBytes)
-	BatchSize      int                  // events per POST, 1..1000 (default DefaultBatchSize)
-	Registry       *prometheus.Registry // metrics; nil keeps them private
-	Logger         *slog.Logger         // nil discards
-	MinBackoff     time.Duration        // first retry delay bound (default DefaultMinBackoff)
-	MaxBackoff     time.Duration        // retry delay cap (default DefaultMaxBackoff)
-	RequestTimeout time.Duration        // per POST (default DefaultRequestTimeout)
-	HTTPClient     *http.Client         // optional transport; RequestTimeout still applies
-	Now            func() time.Time     // clock for delivery lag (default time.Now)
+	Dir            string                // spool directory, one per process (locked)
+	URL            string                // the audit log service's base URL
+	Token          string                // a writer token
+	MaxBytes       int64                 // spool bound in bytes (default spool.DefaultMaxBytes; at least 2*MaxEventBytes)
+	MaxRecords     int64                 // spool bound in records (default unbounded)
+	SegmentBytes   int64                 // spool segment size (default spool.DefaultSegmentBytes)
+	BatchSize      int                   // events per POST, 1..1000 (default DefaultBatchSize)
+	Registry       prometheus.Registerer // where the metrics are registered (a *prometheus.Registry, a wrapped one); nil keeps them private
+	Logger         *slog.Logger          // nil discards
+	MinBackoff     time.Duration         // first retry delay bound (default DefaultMinBackoff)
+	MaxBackoff     time.Duration         // retry delay cap (default DefaultMaxBackoff)
+	RequestTimeout time.Duration         // per POST (default DefaultRequestTimeout)
+	HTTPClient     *http.Client          // optional transport; RequestTimeout still applies
+	Now            func() time.Time      // clock for delivery lag (default time.Now)
 }
 
-// Sink spools events durably and delivers them; it implements the interceptor's Sink, Admitter and LossReporter.
+// Sink spools events durably and delivers them; it is the interceptor's
+// Sink, Reserver (the spool's bound holds under any concurrency),
+// RefusalReporter and LossReporter.
 type Sink struct {
 	cfg     Config
 	log     *slog.Logger
@@ -88,6 +90,9 @@ func New(cfg Config) (*Sink, error) {
 	}
 	if cfg.BatchSize < 1 || cfg.BatchSize > client.MaxBatch {
 		return nil, fmt.Errorf("remotesink.New: BatchSize must be 1..%d", client.MaxBatch)
+	}
+	if cfg.MaxBytes > 0 && cfg.MaxBytes < 2*MaxEventBytes {
+		return nil, fmt.Errorf("remotesink.New: MaxBytes must be at least %d (room for two events at their largest), or negative for no bound", 2*MaxEventBytes)
 	}
 	if cfg.MinBackoff <= 0 {
 		cfg.MinBackoff = DefaultMinBackoff
@@ -164,13 +169,14 @@ func (s *Sink) Record(ctx context.Context, e auditlog.Event) error {
 		return fmt.Errorf("remotesink.Record: %w", err)
 	}
 	e.Normalize()
-	if err := s.spool.Append(ctx, e); err != nil {
+	if err := s.append(ctx, e); err != nil {
 		return fmt.Errorf("remotesink.Record: %w", err)
 	}
 	return nil
 }
 
-// Admit reports whether the spool can take another event (spool.ErrFull when it is at its bound).
+// Admit reports whether the spool can take another event now (spool.ErrFull
+// when it is at its bound); the interceptor uses Reserve, which holds the place.
 func (s *Sink) Admit() error {
 	if s.closed.Load() {
 		return fmt.Errorf("remotesink.Admit: %w", ErrClosed)

@@ -17,7 +17,14 @@ import (
 // its bound, with ErrClosed after Close, and for good after a write or fsync
 // error (reopen the spool: recovery keeps what is intact). ctx is checked
 // before writing; once written, the record is made durable regardless.
+// Places held by reservations (Reserve) are not free for Append.
 func (s *Spool) Append(ctx context.Context, e auditlog.Event) error {
+	return s.append(ctx, e, nil)
+}
+
+// append writes e, in the place r holds when r is not nil (r ends either way).
+func (s *Spool) append(ctx context.Context, e auditlog.Event, r *Reservation) error {
+	defer r.Release() // no-op once the record took r's place
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("spool.Append: %w", err)
 	}
@@ -32,13 +39,13 @@ func (s *Spool) Append(ctx context.Context, e auditlog.Event) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.writable(int64(len(rec))); err != nil {
+	if err := s.writable(int64(len(rec)), r); err != nil {
 		return fmt.Errorf("spool.Append: %w", err)
 	}
 	for s.needsRotation(len(rec)) {
 		if s.syncing {
 			s.cond.Wait()
-			if err := s.writable(int64(len(rec))); err != nil {
+			if err := s.writable(int64(len(rec)), r); err != nil {
 				return fmt.Errorf("spool.Append: %w", err)
 			}
 			continue
@@ -54,6 +61,7 @@ func (s *Spool) Append(ctx context.Context, e auditlog.Event) error {
 		s.err = fmt.Errorf("write segment: %w", err)
 		return fmt.Errorf("spool.Append: %w", s.err)
 	}
+	r.consume() // the record now counts in depth and bytes instead
 	seq := s.next
 	s.next++
 	seg.count++
@@ -93,26 +101,33 @@ func (s *Spool) waitDurable(seq uint64) error {
 	return nil
 }
 
-// writable says why a record of size n cannot be appended now, if it cannot. Callers hold mu.
-func (s *Spool) writable(n int64) error {
+// writable says why a record of size n cannot be appended now, if it cannot:
+// the records and bytes held by reservations count as used, except those of
+// own, the reservation the record is written in (nil for none). Callers hold mu.
+func (s *Spool) writable(n int64, own *Reservation) error {
+	records, bytes := s.depth+s.reserved+1, s.bytes+s.reservedBytes+n
+	if own != nil && !own.done {
+		records, bytes = records-1, bytes-own.bytes
+	}
 	switch {
 	case s.closed:
 		return ErrClosed
 	case s.err != nil:
 		return s.err
-	case s.opts.MaxRecords > 0 && s.depth+1 > s.opts.MaxRecords,
-		s.opts.MaxBytes > 0 && s.bytes+n > s.opts.MaxBytes:
+	case s.opts.MaxRecords > 0 && records > s.opts.MaxRecords,
+		s.opts.MaxBytes > 0 && bytes > s.opts.MaxBytes:
 		return ErrFull
 	}
 	return nil
 }
 
-// Admit reports whether the spool can take another record: ErrFull at its
-// bound, ErrClosed after Close, or the error that stopped appends.
+// Admit reports whether the spool can take another record now: ErrFull at
+// its bound, ErrClosed after Close, or the error that stopped appends. The
+// answer may be stale by the time the record is appended: use Reserve to hold the place.
 func (s *Spool) Admit() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.writable(1); err != nil {
+	if err := s.writable(1, nil); err != nil {
 		return fmt.Errorf("spool.Admit: %w", err)
 	}
 	return nil

@@ -12,6 +12,11 @@
 // mid-write is dropped with everything after it in its segment; every record
 // whose Append returned nil is there.
 //
+// The spool is bounded (Options.MaxRecords, MaxBytes). Reserve holds the
+// place of a record before the work it describes is done, so a caller can
+// refuse that work up front rather than find the spool full afterwards; the
+// place counts against the bounds until Append uses it or Release gives it back.
+//
 // The spool stores what it is given: callers hand it redacted events.
 package spool
 
@@ -81,6 +86,9 @@ type Spool struct {
 	depth   int64    // unacknowledged records
 	bytes   int64    // their size on disk
 	pos     position // the consumer's position (written under mu and rmu)
+
+	reserved      int64 // places held by reservations (Reserve) for appends to come
+	reservedBytes int64 // the room they hold
 
 	rmu     sync.Mutex // serializes the consumer: Peek, Ack, Oldest
 	ackFile *os.File
@@ -182,14 +190,15 @@ type Stats struct {
 	Appends  int64 // records appended
 	Syncs    int64 // fsyncs of group commits (fewer than Appends under concurrency)
 	Segments int   // segment files on disk
+	Reserved int64 // places held by reservations neither used nor released yet
 }
 
 // Stats returns the spool's counters.
 func (s *Spool) Stats() Stats {
 	s.mu.Lock()
-	n := len(s.segs)
+	n, reserved := len(s.segs), s.reserved
 	s.mu.Unlock()
-	return Stats{Appends: s.appends.Load(), Syncs: s.syncs.Load(), Segments: n}
+	return Stats{Appends: s.appends.Load(), Syncs: s.syncs.Load(), Segments: n, Reserved: reserved}
 }
 
 // Notify returns a channel that receives a value after new records become durable; the consumer waits on it when Peek finds nothing.
