@@ -213,7 +213,7 @@ func printable(s *huma.Schema, pattern string, minLen, maxLen int) {
 	if maxLen > 0 {
 		s.MaxLength = ptr(maxLen)
 	}
-	s.Not = &huma.Schema{Pattern: controlPattern}
+	s.Not = &huma.Schema{Type: huma.TypeString, Pattern: controlPattern} // typed, so that null stays valid
 }
 
 // controlPattern matches a string holding a control character.
