@@ -89,8 +89,8 @@ func ValidRef(s string) bool {
 	return true
 }
 
-// InTimeRange reports whether t, taken in UTC, falls in the years 1970 to 9999.
-func InTimeRange(t time.Time) bool {
+// inTimeRange reports whether t, taken in UTC, falls in the years 1970 to 9999.
+func inTimeRange(t time.Time) bool {
 	y := t.UTC().Year()
 	return 1970 <= y && y <= 9999
 }
@@ -122,7 +122,7 @@ func (e *Event) Validate(prefix string) error {
 	if !e.Outcome.Valid() {
 		return ParamError(prefix+"outcome", `outcome must be "success" or "failed"`)
 	}
-	if !e.OccurredAt.IsZero() && !InTimeRange(e.OccurredAt) {
+	if !e.OccurredAt.IsZero() && !inTimeRange(e.OccurredAt) {
 		return ParamError(prefix+"occurred_at", timeRangeMessage)
 	}
 	if e.IP != nil {

@@ -278,7 +278,7 @@ func parseOccurredAt(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, errTimeShape
 	}
-	if !InTimeRange(t) {
+	if !inTimeRange(t) {
 		return time.Time{}, errTimeRange
 	}
 	return t, nil
