@@ -224,6 +224,9 @@ func metadataSize(v any, depth int) (int, error) {
 		}
 		return len(v), nil
 	case map[string]any:
+		if v == nil {
+			return len("null"), nil
+		}
 		if depth > MaxMetadataDepth {
 			return 0, errDepth
 		}
@@ -239,6 +242,9 @@ func metadataSize(v any, depth int) (int, error) {
 		}
 		return max(n, 2), nil
 	case []any:
+		if v == nil {
+			return len("null"), nil
+		}
 		if depth > MaxMetadataDepth {
 			return 0, errDepth
 		}

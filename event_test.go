@@ -425,6 +425,7 @@ func TestValidateMetadata(t *testing.T) {
 		"ErrRawDuplicate":   {md: map[string]any{"r": json.RawMessage(`{"a":1,"a":2}`)}, err: true},
 		"OKRaw":             {md: map[string]any{"r": json.RawMessage(`{"a":[1,2]}`)}},
 		"OKInvalidUTF8Kept": {md: map[string]any{"s": "\xff"}}, // encoding/json writes U+FFFD, as before
+		"OKNilContainers":   {md: map[string]any{"m": map[string]any(nil), "s": []any(nil)}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := base(c.md).Validate("events[2].")
@@ -434,6 +435,10 @@ func TestValidateMetadata(t *testing.T) {
 		})
 	}
 	t.Run("SizeIsEncodedSize", func(t *testing.T) {
+		md := map[string]any{"m": map[string]any(nil), "s": []any(nil), "n": json.Number(""), "t": true, "x": nil, "f": 1.5e300}
+		if got, want := auditlog.MetadataSize(md), len(mustMarshal(t, md)); got != want {
+			t.Fatalf("size %d, encoded %d", got, want)
+		}
 		// Characters that encoding/json escapes count as their escapes.
 		for _, unit := range []string{"a", "<", "é", "\u2028", "\n", "\x01", "\xff", `"`} {
 			enc, _ := json.Marshal(unit)
