@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"regexp"
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -40,10 +43,26 @@ type Event struct {
 	Metadata     map[string]any `json:"metadata,omitempty"`
 }
 
+// Patterns of the event's string fields, as the server checks them and the
+// OpenAPI document states them. They use only syntax that RE2, ECMA-262 and
+// Python's re read the same way.
+const (
+	IDPattern           = `^[A-Za-z0-9][A-Za-z0-9._:-]*$`
+	ActionPattern       = `^[a-z0-9_]+(\.[a-z0-9_]+)+$`
+	ResourceTypePattern = `^[a-z0-9_]+$`
+	// RefPattern is what ValidRef accepts besides its length: printable characters.
+	RefPattern = `^[^\x00-\x1f\x7f]+$`
+	// TimePattern is the shape of occurred_at: RFC 3339 with an upper-case T
+	// and Z or a numeric offset, a year from 1970 to 9999.
+	TimePattern = `^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])` +
+		`T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
+)
+
 var (
-	actionRE = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)+$`)
-	typeRE   = regexp.MustCompile(`^[a-z0-9_]+$`)
-	idRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`)
+	actionRE = regexp.MustCompile(ActionPattern)
+	typeRE   = regexp.MustCompile(ResourceTypePattern)
+	idRE     = regexp.MustCompile(IDPattern)
+	timeRE   = regexp.MustCompile(TimePattern)
 )
 
 // ValidAction reports whether s is a well-formed action id (`resource.verb`, `resource.sub.verb`).
@@ -55,24 +74,35 @@ func ValidResourceType(s string) bool { return len(s) <= MaxTypeLen && typeRE.Ma
 // ValidID reports whether s can be an entry id: 1-128 letters, digits, `.`, `_`, `:` or `-`.
 func ValidID(s string) bool { return len(s) <= MaxIDLen && idRE.MatchString(s) }
 
-// ValidRef reports whether s can be a resource, actor or project id: 1-256 bytes of printable UTF-8.
+// ValidRef reports whether s can be a resource, actor or project id: 1-256
+// characters (code points, as JSON Schema's maxLength counts them) of
+// printable UTF-8, that is without C0 control characters or DEL.
 func ValidRef(s string) bool {
-	if s == "" || len(s) > MaxRefLen || !utf8.ValidString(s) {
+	if s == "" || len(s) > 4*MaxRefLen || !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxRefLen {
 		return false
 	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
 			return false
 		}
 	}
 	return true
 }
 
+// inTimeRange reports whether t, taken in UTC, falls in the years 1970 to 9999.
+func inTimeRange(t time.Time) bool {
+	y := t.UTC().Year()
+	return 1970 <= y && y <= 9999
+}
+
 // Validate checks every field; param names are prefixed with prefix (e.g. "events[3].").
-// It does not modify e: see Normalize for truncation.
+// It does not modify e: see Normalize for truncation. A zero OccurredAt and an
+// empty ID mean absent (the service fills them in). Metadata is checked in one
+// walk, linear in its size: nesting within MaxMetadataDepth, finite numbers,
+// and at most MaxMetadataSize bytes as encoding/json writes it.
 func (e *Event) Validate(prefix string) error {
 	if e.ID != "" && !ValidID(e.ID) {
-		return ParamError(prefix+"id", "id must be 1-%d letters, digits, '.', '_', ':' or '-'", MaxIDLen)
+		return ParamError(prefix+"id", "id must be 1-%d letters, digits, '.', '_', ':' or '-', starting with a letter or digit", MaxIDLen)
 	}
 	if !ValidAction(e.Action) {
 		return ParamError(prefix+"action", "action must look like resource.verb: lowercase letters, digits, '_' and dots")
@@ -92,28 +122,31 @@ func (e *Event) Validate(prefix string) error {
 	if !e.Outcome.Valid() {
 		return ParamError(prefix+"outcome", `outcome must be "success" or "failed"`)
 	}
-	if !e.OccurredAt.IsZero() && (e.OccurredAt.Year() < 1970 || e.OccurredAt.Year() > 9999) {
-		return ParamError(prefix+"occurred_at", "occurred_at must be between 1970 and 9999")
+	if !e.OccurredAt.IsZero() && !inTimeRange(e.OccurredAt) {
+		return ParamError(prefix+"occurred_at", timeRangeMessage)
 	}
 	if e.IP != nil {
-		if _, err := netip.ParseAddr(*e.IP); err != nil {
-			return ParamError(prefix+"ip", "ip must be an IPv4 or IPv6 address")
+		if a, err := netip.ParseAddr(*e.IP); err != nil || a.Zone() != "" {
+			return ParamError(prefix+"ip", "ip must be an IPv4 or IPv6 address (without a zone)")
 		}
 	}
 	if e.UserAgent != nil && !utf8.ValidString(*e.UserAgent) {
 		return ParamError(prefix+"user_agent", "user_agent must be valid UTF-8")
 	}
 	if e.Metadata != nil {
-		b, err := json.Marshal(e.Metadata)
+		size, err := metadataSize(e.Metadata, 1)
 		if err != nil {
-			return ParamError(prefix+"metadata", "metadata must be a JSON object")
+			return ParamError(prefix+"metadata", "metadata %s", err)
 		}
-		if len(b) > MaxMetadataSize {
+		if size > MaxMetadataSize {
 			return ParamError(prefix+"metadata", "metadata must be at most %d bytes encoded", MaxMetadataSize)
 		}
 	}
 	return nil
 }
+
+// timeRangeMessage explains the bounds of occurred_at.
+const timeRangeMessage = "occurred_at must be from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z, in UTC"
 
 // Normalize truncates the user agent, drops sub-microsecond time precision and
 // makes metadata non-nil. Call it after Validate.
@@ -153,100 +186,6 @@ func (e *Event) Fingerprint() [32]byte {
 	return sha256.Sum256(buf.Bytes())
 }
 
-// eventFields are the keys an event may carry.
-var eventFields = map[string]bool{
-	"id": true, "action": true, "resource_type": true, "resource_id": true, "actor_id": true,
-	"project_id": true, "outcome": true, "occurred_at": true, "ip": true, "user_agent": true,
-	"metadata": true,
-}
-
-// DecodeEvent parses one event from JSON with a precise error for the first
-// field at fault (named with prefix), then validates and normalizes it.
-func DecodeEvent(raw []byte, prefix string) (Event, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
-		name := prefix
-		if name == "" {
-			name = "body"
-		} else {
-			name = name[:len(name)-1]
-		}
-		return Event{}, ParamError(name, "an event must be a JSON object")
-	}
-	for k := range fields {
-		if !eventFields[k] {
-			return Event{}, ParamError(prefix+k, "unknown field")
-		}
-	}
-	var e Event
-	str := func(name string, dst *string, required bool) error {
-		v, ok := fields[name]
-		if !ok || string(v) == "null" {
-			if required {
-				return ParamError(prefix+name, "%s is required", name)
-			}
-			return nil
-		}
-		if err := json.Unmarshal(v, dst); err != nil {
-			return ParamError(prefix+name, "%s must be a string", name)
-		}
-		return nil
-	}
-	optStr := func(name string) (*string, error) {
-		var s string
-		v, ok := fields[name]
-		if !ok || string(v) == "null" {
-			return nil, nil
-		}
-		if err := json.Unmarshal(v, &s); err != nil {
-			return nil, ParamError(prefix+name, "%s must be a string or null", name)
-		}
-		return &s, nil
-	}
-	var outcome, occurred string
-	for _, f := range []struct {
-		name     string
-		dst      *string
-		required bool
-	}{
-		{"id", &e.ID, false}, {"action", &e.Action, true}, {"resource_type", &e.ResourceType, true},
-		{"resource_id", &e.ResourceID, true}, {"actor_id", &e.ActorID, true},
-		{"outcome", &outcome, true}, {"occurred_at", &occurred, false},
-	} {
-		if err := str(f.name, f.dst, f.required); err != nil {
-			return Event{}, err
-		}
-	}
-	e.Outcome = Outcome(outcome)
-	var err error
-	if e.ProjectID, err = optStr("project_id"); err != nil {
-		return Event{}, err
-	}
-	if e.IP, err = optStr("ip"); err != nil {
-		return Event{}, err
-	}
-	if e.UserAgent, err = optStr("user_agent"); err != nil {
-		return Event{}, err
-	}
-	if occurred != "" {
-		if e.OccurredAt, err = ParseTime(occurred); err != nil {
-			return Event{}, ParamError(prefix+"occurred_at", "occurred_at must be an RFC 3339 timestamp with an offset, e.g. 2026-11-25T19:07:48.123-03:00")
-		}
-	}
-	if v, ok := fields["metadata"]; ok && string(v) != "null" {
-		dec := json.NewDecoder(bytes.NewReader(v))
-		dec.UseNumber()
-		if err := dec.Decode(&e.Metadata); err != nil || e.Metadata == nil {
-			return Event{}, ParamError(prefix+"metadata", "metadata must be a JSON object")
-		}
-	}
-	if err := e.Validate(prefix); err != nil {
-		return Event{}, err
-	}
-	e.Normalize()
-	return e, nil
-}
-
 // ParseTime parses an RFC 3339 timestamp; a space where the offset's '+'
 // belongs (an unescaped '+' in a query string) is read as '+'.
 func ParseTime(s string) (time.Time, error) {
@@ -258,4 +197,117 @@ func ParseTime(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("parse time: %w", err)
 	}
 	return t, nil
+}
+
+// metadataSize returns the size of v as json.Marshal encodes it and checks
+// it: containers nest within MaxMetadataDepth (depth is v's own), numbers
+// are valid and finite. It stops adding once past MaxMetadataSize, so its
+// work is bounded by the limit. Values of other types than decoded JSON's
+// are encoded with encoding/json and read back with the strict reader.
+func metadataSize(v any, depth int) (int, error) {
+	switch v := v.(type) {
+	case nil:
+		return len("null"), nil
+	case bool:
+		return len(strconv.FormatBool(v)), nil
+	case string:
+		return encodedLen(v), nil
+	case json.Number:
+		if v == "" {
+			return 1, nil // encoded as 0
+		}
+		if _, end, err := scanNumber(v, 0); err != nil || end != len(v) {
+			return 0, errors.New("holds an invalid number")
+		}
+		if !finite(string(v)) {
+			return 0, errors.New("holds a number beyond the float64 range")
+		}
+		return len(v), nil
+	case map[string]any:
+		if v == nil {
+			return len("null"), nil
+		}
+		if depth > MaxMetadataDepth {
+			return 0, errDepth
+		}
+		n := 1 // the braces and the commas: one byte per member, plus one
+		for k, x := range v {
+			size, err := metadataSize(x, depth+1)
+			if err != nil {
+				return 0, err
+			}
+			if n += 1 + encodedLen(k) + 1 + size; n > MaxMetadataSize {
+				break
+			}
+		}
+		return max(n, 2), nil
+	case []any:
+		if v == nil {
+			return len("null"), nil
+		}
+		if depth > MaxMetadataDepth {
+			return 0, errDepth
+		}
+		n := 1
+		for _, x := range v {
+			size, err := metadataSize(x, depth+1)
+			if err != nil {
+				return 0, err
+			}
+			if n += 1 + size; n > MaxMetadataSize {
+				break
+			}
+		}
+		return max(n, 2), nil
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return 0, errors.New("holds a number that is not finite")
+		}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0, errors.New("holds a value that cannot be encoded as JSON")
+	}
+	r := jsonReader{data: b}
+	if _, err := r.value(depth); err != nil {
+		var je *jsonError
+		if errors.As(err, &je) {
+			return 0, errors.New(je.msg)
+		}
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// errDepth reports metadata nested too deeply.
+var errDepth = fmt.Errorf("nests deeper than %d levels", MaxMetadataDepth)
+
+// encodedLen returns the length of s encoded as a JSON string by
+// encoding/json: HTML characters, U+2028, U+2029 and control characters
+// escaped, invalid UTF-8 replaced by \ufffd.
+func encodedLen(s string) int {
+	n := 2
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t':
+				n += 2
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				n += len(`\u0000`)
+			default:
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+			n += len(`\ufffd`)
+		} else {
+			n += size
+		}
+		i += size
+	}
+	return n
 }

@@ -37,7 +37,7 @@ type ProjectOwnerResult struct {
 }
 
 // readBody reads the whole body within the size limit; an oversized body is a
-// 413 and an unreadable one a 400.
+// 413 and an unreadable one a 400. Decoding is the caller's, in one pass.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
 	var tooLarge *http.MaxBytesError
@@ -46,40 +46,13 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	} else if err != nil {
 		return nil, fmt.Errorf("api.readBody: %w: %w", auditlog.Errorf(auditlog.EInvalidBody, "the request body could not be read"), err)
 	}
-	if !json.Valid(body) {
-		return nil, auditlog.Errorf(auditlog.EInvalidBody, "the request body must be one JSON value")
-	}
 	return body, nil
 }
 
 // decodeEvents turns a write body (one event, or {"events": [...]}) into
-// validated events; any invalid element fails the whole body.
+// validated events in one strict pass; any invalid element fails the whole body.
 func decodeEvents(body []byte) ([]auditlog.Event, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
-		return nil, auditlog.Errorf(auditlog.EInvalidBody, `the request body must be an event object or {"events": [...]}`)
-	}
-	raw, isBatch := fields["events"]
-	if !isBatch || len(fields) != 1 {
-		e, err := auditlog.DecodeEvent(body, "")
-		if err != nil {
-			return nil, err
-		}
-		return []auditlog.Event{e}, nil
-	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil || len(items) == 0 || len(items) > MaxBatchEvents {
-		return nil, auditlog.ParamError("events", "events must be an array of 1 to %d events", MaxBatchEvents)
-	}
-	events := make([]auditlog.Event, len(items))
-	for i, item := range items {
-		e, err := auditlog.DecodeEvent(item, fmt.Sprintf("events[%d].", i))
-		if err != nil {
-			return nil, err
-		}
-		events[i] = e
-	}
-	return events, nil
+	return auditlog.DecodeEvents(body, MaxBatchEvents)
 }
 
 // postEvents serves POST /v1/audit-logs: it stores one event or a batch, whole
@@ -116,6 +89,10 @@ func (s *Server) putProject(w http.ResponseWriter, r *http.Request, _ auditlog.T
 	}
 	body, err := s.readBody(w, r)
 	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := auditlog.CheckJSON(body); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -159,3 +159,64 @@ func TestWriteTooLarge(t *testing.T) {
 	e["metadata"] = map[string]any{"x": strings.Repeat("a", 5<<20)}
 	wantError(t, ts.post(t, e), http.StatusRequestEntityTooLarge, auditlog.ETooLarge, "")
 }
+
+// TestWriteStrict holds the HTTP reproductions of issue 9 §4: each body was
+// stored before (with a fresh id, the server clock, U+FFFD, the last of two
+// keys or an unbounded depth) and is now a 400 naming the field, storing nothing.
+func TestWriteStrict(t *testing.T) {
+	ts := mustServer(t)
+	ana := ts.token(t, auditlog.UserToken, "usr_ana")
+	count := func() int { return len(ts.walk(t, "/v1/audit-logs?limit=1000", ana)) }
+	valid := `"action":"service.update","resource_type":"service","resource_id":"svc_1","actor_id":"usr_ana","outcome":"success"`
+	deep := func(depth int) string {
+		return strings.Repeat(`{"a":`, depth-1) + `{}` + strings.Repeat(`}`, depth-1)
+	}
+	for name, c := range map[string]struct{ extra, param string }{
+		"ErrEmptyID":           {`"id":""`, "id"},
+		"ErrEmptyOccurredAt":   {`"occurred_at":""`, "occurred_at"},
+		"ErrZeroOccurredAt":    {`"occurred_at":"0001-01-01T00:00:00Z"`, "occurred_at"},
+		"ErrAfter9999InUTC":    {`"occurred_at":"9999-12-31T23:59:59-23:59"`, "occurred_at"},
+		"ErrBefore1970InUTC":   {`"occurred_at":"1970-01-01T00:00:00+01:00"`, "occurred_at"},
+		"ErrInvalidUTF8":       {`"resource_id":"svc_` + "\xff" + `"`, "resource_id"},
+		"ErrInvalidUTF8Meta":   {`"metadata":{"note":"caf` + "\xe9" + `"}`, "metadata"},
+		"ErrLoneSurrogate":     {`"actor_id":"usr_\ud800"`, "actor_id"},
+		"ErrLoneSurrogateMeta": {`"metadata":{"note":"\udfff"}`, "metadata"},
+		"ErrDuplicateAction":   {`"action":"service.delete"`, "action"},
+		"ErrDuplicateMetadata": {`"metadata":{"role":"viewer","role":"owner"}`, "metadata"},
+		"ErrNonFinite":         {`"metadata":{"cpu":1e999}`, "metadata"},
+		"ErrTooDeep":           {`"metadata":` + deep(auditlog.MaxMetadataDepth+1), "metadata"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			before := count()
+			body := `{` + valid + `,` + c.extra + `}`
+			wantError(t, ts.do(t, "POST", "/v1/audit-logs", ts.writer, body), http.StatusBadRequest, auditlog.EInvalid, c.param)
+			ok := `{"id":"evt-ok-` + name + `",` + valid + `}`
+			wantError(t, ts.do(t, "POST", "/v1/audit-logs", ts.writer, `{"events":[`+ok+`,`+body+`]}`),
+				http.StatusBadRequest, auditlog.EInvalid, "events[1]."+c.param)
+			if n := count(); n != before {
+				t.Fatalf("stored %d entries", n-before)
+			}
+		})
+	}
+	t.Run("OKJustInside", func(t *testing.T) {
+		body := `{"id":"evt-inside",` + valid + `,"occurred_at":"1970-01-01T00:00:00-01:00","ip":"2001:db8::1",` +
+			`"metadata":{"deep":` + deep(auditlog.MaxMetadataDepth-1) + `,"big":1e308,"emoji":"\ud83d\ude00"}}`
+		if res := ts.do(t, "POST", "/v1/audit-logs", ts.writer, body); res.Status != http.StatusCreated {
+			t.Fatalf("%d %s", res.Status, res.Body)
+		}
+		got := ts.do(t, "GET", "/v1/audit-logs/evt-inside", ana, nil)
+		if !strings.Contains(string(got.Body), `"emoji":"😀"`) || !strings.Contains(string(got.Body), `"big":1e308`) ||
+			!strings.Contains(string(got.Body), `"occurred_at":"1970-01-01T00:00:00-01:00"`) {
+			t.Fatalf("%s", got.Body)
+		}
+	})
+	t.Run("ErrProjectOwnerBody", func(t *testing.T) {
+		for body, param := range map[string]string{
+			`{"owner_id":"usr_ana","owner_id":"usr_eve"}`: "body",
+			`{"owner_id":"usr_\ud800"}`:                   "body",
+			`{"owner_id":"usr_` + "\xff" + `"}`:           "body",
+		} {
+			wantError(t, ts.do(t, "PUT", "/v1/projects/prj_x", ts.writer, body), http.StatusBadRequest, auditlog.EInvalid, param)
+		}
+	})
+}

@@ -19,12 +19,13 @@ const (
 	bearerScheme   = "bearerAuth"
 )
 
-// Patterns of the query parameters that take comma-separated lists.
-const (
+// Patterns of the query parameters that take comma-separated lists: each
+// value holds at most auditlog.MaxListItems items.
+var (
 	actionItem        = `[a-z0-9_]+(\.[a-z0-9_]+)*\.([a-z0-9_]+|\*)`
-	actionListPattern = `^` + actionItem + `(,` + actionItem + `)*$`
-	typeListPattern   = `^[a-z0-9_]+(,[a-z0-9_]+)*$`
-	refPattern        = `^[^\x00-\x1f\x7f]+$`
+	moreItems         = fmt.Sprintf("){0,%d}$", auditlog.MaxListItems-1)
+	actionListPattern = `^` + actionItem + `(,` + actionItem + moreItems
+	typeListPattern   = `^[a-z0-9_]+(,[a-z0-9_]+` + moreItems
 )
 
 // OpenAPIDocument returns the OpenAPI 3.0.3 document (JSON) describing every
@@ -128,6 +129,7 @@ func (b *docBuilder) named(name string) *huma.Schema {
 func (b *docBuilder) refineSchemas() {
 	b.schema(auditlog.Entry{})
 	b.schema(auditlog.Event{})
+	b.schema(ProjectOwner{})
 	outcomes := []any{string(auditlog.Success), string(auditlog.Failed)}
 
 	entry := b.named("Entry")
@@ -150,28 +152,72 @@ func (b *docBuilder) refineSchemas() {
 	entry.Properties["seq"].Minimum = ptr(0.0)
 
 	event := b.named("Event")
-	event.Description = "One mutation as a writer sends it. id and occurred_at are optional; ip is raw (anonymized on receipt)."
+	event.Description = "One mutation as a writer sends it. id and occurred_at are optional; ip is raw (anonymized on receipt). " +
+		"The body is read strictly: invalid UTF-8, lone surrogate escapes (\\ud800), a key given twice (in the event or " +
+		"anywhere in metadata) and numbers beyond the float64 range (1e999) are a 400 naming the field."
 	describe(event, map[string]string{
-		"id":          "Optional id; resending the same id with the same content is a no-op, with other content a 409.",
-		"occurred_at": "Optional RFC 3339 timestamp with offset; defaults to the time of receipt.",
-		"ip":          "Raw client address; anonymized before storage.",
-		"metadata":    "Action-specific fields; redacted before storage.",
+		"id": "Optional id; resending the same id with the same content is a no-op, with other content a 409. " +
+			"Leave it out (or null) to have a UUIDv7 generated; an empty string is a 400.",
+		"action":        "Stable action id, resource.verb or resource.sub.verb.",
+		"resource_type": "Kind of resource the action targeted.",
+		"resource_id":   "Id of the targeted resource: 1-256 printable characters.",
+		"actor_id":      "The user account that performed the mutation: 1-256 printable characters.",
+		"project_id":    "The project the resource belongs to, when it belongs to one: 1-256 printable characters.",
+		"outcome":       "success if the mutation completed, failed if it threw or returned an error.",
+		"occurred_at": "Optional RFC 3339 timestamp with an upper-case T and an offset (Z or +hh:mm), a real calendar date " +
+			"from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z in UTC (so 1970-01-01T00:00:00+01:00 is a 400); " +
+			"kept to the microsecond. Leave it out (or null) for the time of receipt; an empty string is a 400.",
+		"ip":         "Raw client address, IPv4 or IPv6 without a zone; anonymized before storage (IPv4 /24, IPv6 /48).",
+		"user_agent": "Client user agent, any string; truncated to 512 bytes.",
+		"metadata": fmt.Sprintf("Action-specific fields; redacted before storage. At most %d bytes encoded, nested at most %d "+
+			"levels deep (this object is level 1; each object or array inside adds one), keys unique in every object, "+
+			"numbers finite (x-maxDepth states the depth).", auditlog.MaxMetadataSize, auditlog.MaxMetadataDepth),
 	})
 	for _, name := range []string{"id", "project_id", "occurred_at", "ip", "user_agent", "metadata"} {
 		event.Properties[name].Nullable = true
 	}
 	event.Properties["outcome"].Enum = outcomes
-	event.Properties["id"].Pattern = `^[A-Za-z0-9][A-Za-z0-9._:-]*$`
-	event.Properties["id"].MaxLength = ptr(auditlog.MaxIDLen)
-	event.Properties["action"].Pattern = `^[a-z0-9_]+(\.[a-z0-9_]+)+$`
-	event.Properties["action"].MaxLength = ptr(auditlog.MaxActionLen)
-	event.Properties["resource_type"].Pattern = `^[a-z0-9_]+$`
-	event.Properties["resource_type"].MaxLength = ptr(auditlog.MaxTypeLen)
+	printable(event.Properties["id"], auditlog.IDPattern, 1, auditlog.MaxIDLen)
+	printable(event.Properties["action"], auditlog.ActionPattern, 0, auditlog.MaxActionLen)
+	printable(event.Properties["resource_type"], auditlog.ResourceTypePattern, 0, auditlog.MaxTypeLen)
 	for _, name := range []string{"resource_id", "actor_id", "project_id"} {
-		event.Properties[name].MinLength = ptr(1)
-		event.Properties[name].MaxLength = ptr(auditlog.MaxRefLen)
+		printable(event.Properties[name], auditlog.RefPattern, 1, auditlog.MaxRefLen)
+	}
+	printable(event.Properties["occurred_at"], auditlog.TimePattern, 0, 0)
+	event.Properties["ip"].AnyOf = []*huma.Schema{{Format: "ipv4"}, {Format: "ipv6"}}
+	event.Properties["metadata"].Extensions = map[string]any{"x-maxDepth": auditlog.MaxMetadataDepth}
+
+	printable(b.named("ProjectOwner").Properties["owner_id"], auditlog.RefPattern, 1, auditlog.MaxRefLen)
+
+	// The write body is a named schema: code generators (oapi-codegen) make
+	// an inline oneOf a struct that encodes as {}, a named one a union type.
+	b.reg.Map()[writeBodySchema] = &huma.Schema{
+		Description: fmt.Sprintf("One event, or {\"events\": [...]} with 1 to %d events.", MaxBatchEvents),
+		OneOf:       []*huma.Schema{b.schema(auditlog.Event{}), b.schema(EventBatch{})},
 	}
 }
+
+// writeBodySchema names the schema of the write body.
+const writeBodySchema = "EventOrBatch"
+
+// printable constrains a string schema to pattern, minLength and maxLength
+// (when not 0), and to no control characters. The "not" states what the
+// pattern already does for ECMA-262 and RE2 regexps, for the tools that use
+// Python's re (jsonschema, Hypothesis), whose $ also matches before a final
+// newline.
+func printable(s *huma.Schema, pattern string, minLen, maxLen int) {
+	s.Pattern = pattern
+	if minLen > 0 {
+		s.MinLength = ptr(minLen)
+	}
+	if maxLen > 0 {
+		s.MaxLength = ptr(maxLen)
+	}
+	s.Not = &huma.Schema{Type: huma.TypeString, Pattern: controlPattern} // typed, so that null stays valid
+}
+
+// controlPattern matches a string holding a control character.
+const controlPattern = `[\x00-\x1f\x7f]`
 
 // describe sets the descriptions of a schema's properties.
 func describe(s *huma.Schema, docs map[string]string) {
@@ -219,7 +265,7 @@ func (b *docBuilder) operations() {
 			"Metadata is redacted and ip anonymized before storage. The same id with the same content is a no-op " +
 			"(answered with the stored entry); with other content, a 409.",
 		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
-			"application/json": {Schema: &huma.Schema{OneOf: []*huma.Schema{b.schema(auditlog.Event{}), b.schema(EventBatch{})}}},
+			"application/json": {Schema: &huma.Schema{Ref: schemaPrefix + writeBodySchema}},
 		}},
 	}, http.StatusCreated, WriteResult{}, 400, 401, 403, 409, 413, 429, 500, 503)
 	b.add(&huma.Operation{
@@ -316,19 +362,21 @@ func pathParam(name, description string) *huma.Param {
 // listParams describes the query parameters of the list endpoints; the
 // admin trail takes its project from the path.
 func (b *docBuilder) listParams(admin bool) []*huma.Param {
-	str := func(pattern string) *huma.Schema {
-		return &huma.Schema{Type: huma.TypeString, Pattern: pattern}
-	}
 	list := func(pattern string) *huma.Schema {
-		return &huma.Schema{Type: huma.TypeArray, Items: str(pattern)}
+		item := &huma.Schema{Type: huma.TypeString}
+		printable(item, pattern, 0, 0)
+		return &huma.Schema{Type: huma.TypeArray, Items: item, MaxItems: ptr(auditlog.MaxListItems)}
 	}
-	ref := &huma.Schema{Type: huma.TypeString, MaxLength: ptr(auditlog.MaxRefLen), Pattern: refPattern}
+	ref := &huma.Schema{Type: huma.TypeString}
+	printable(ref, auditlog.RefPattern, 0, auditlog.MaxRefLen)
+	bound := fmt.Sprintf(" At most %d in all, counting the comma-separated items of every repetition; more is a 400.",
+		auditlog.MaxListItems)
 	params := []*huma.Param{
 		{Name: "action_type", Schema: list(actionListPattern),
 			Description: "Action ids, comma-separated and/or repeated; prefix.* matches a family (cron_worker.*). " +
-				"Well-formed unknown actions match nothing."},
+				"Well-formed unknown actions match nothing." + bound},
 		{Name: "resource_type", Schema: list(typeListPattern),
-			Description: "Resource types, comma-separated and/or repeated."},
+			Description: "Resource types, comma-separated and/or repeated." + bound},
 		{Name: "resource_id", Schema: ref, Description: "Only entries for this resource id."},
 	}
 	if !admin {

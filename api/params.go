@@ -41,6 +41,11 @@ func ParseRead(values url.Values, now time.Time, admin bool) (ReadParams, error)
 	p := ReadParams{Query: auditlog.Query{Limit: auditlog.DefaultLimit}}
 	f := &p.Query.Filter
 
+	for _, name := range []string{"action_type", "resource_type"} {
+		if len(listValues(values, name)) > auditlog.MaxListItems {
+			return ReadParams{}, auditlog.ParamError(name, "%s takes at most %d items", name, auditlog.MaxListItems)
+		}
+	}
 	for _, item := range listValues(values, "action_type") {
 		if !f.AddActionPattern(item) {
 			return ReadParams{}, auditlog.ParamError("action_type",

@@ -2,7 +2,6 @@ package interceptor
 
 import (
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"maps"
 	"mime"
@@ -69,12 +68,9 @@ func (h *handler) event(r *http.Request, s *scope, buf *buffer, start time.Time,
 	e.Normalize()
 	// Every other field is valid by construction (routes are checked at
 	// registration, ids generated, refs made valid): only the metadata can be
-	// at fault, too large or not encodable.
-	if raw, err := json.Marshal(e.Metadata); err != nil || len(raw) > auditlog.MaxMetadataSize {
-		if err == nil {
-			err = fmt.Errorf("metadata is %d bytes encoded, over %d", len(raw), auditlog.MaxMetadataSize)
-		}
-		keep := map[string]any{"metadata_dropped": "the handler's metadata was too large or not encodable"}
+	// at fault: too large, too deep, not encodable or holding a non-finite number.
+	if err := e.Validate(""); auditlog.ErrorParam(err) == "metadata" {
+		keep := map[string]any{"metadata_dropped": "the handler's metadata was too large, too deep or not encodable"}
 		if v, ok := md["error"]; ok {
 			keep["error"] = v
 		}

@@ -263,3 +263,24 @@ func TestUnsafeRefs(t *testing.T) {
 		t.Fatalf("event not made valid: %v actor %q metadata %v", err, e.ActorID, e.Metadata)
 	}
 }
+
+// TestDeepMetadataDropped: metadata nested deeper than auditlog.MaxMetadataDepth
+// (which Event.Validate refuses) is dropped for a marker, so the event is still recorded.
+func TestDeepMetadataDropped(t *testing.T) {
+	sink := &interceptor.MemorySink{}
+	m := interceptor.NewMux(interceptor.Config{Sink: sink, Actor: func(*http.Request) (string, bool) { return "usr_ana", true }})
+	m.AuditFunc(interceptor.Route{Method: "POST", Pattern: "/v1/services", Action: "service.create", ResourceType: "service"},
+		func(w http.ResponseWriter, r *http.Request) {
+			deep := map[string]any{}
+			for range auditlog.MaxMetadataDepth {
+				deep = map[string]any{"a": deep}
+			}
+			interceptor.SetResourceID(r, "svc_1")
+			interceptor.AddMetadata(r, "deep", deep)
+		})
+	do(m, "POST", "/v1/services", "", "")
+	e := only(t, sink)
+	if err := e.Validate(""); err != nil || e.Metadata["metadata_dropped"] == nil || e.Metadata["deep"] != nil {
+		t.Fatalf("%v %v", err, e.Metadata)
+	}
+}
