@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -21,9 +23,12 @@ var errCycle = errors.New("redact: cyclic metadata")
 // Metadata returns a redacted deep copy of m for an entry of the given action; m is not modified.
 //
 // The expected values are those of encoding/json with UseNumber: maps, slices,
-// strings, json.Number, bool and nil. Other numbers pass through; any other
-// type is converted through encoding/json first and becomes Redacted if that
-// fails. A nil map gives an empty map. Metadata is idempotent.
+// strings, json.Number, bool and nil. Keys are checked like values (see
+// rekey), and numbers too, json.Number or any Go integer or float type: one
+// that the value patterns change (a CPF, a card, a phone number sent as a
+// number) becomes the redacted string. Any other type is converted through
+// encoding/json first and becomes Redacted if that fails. A nil map gives an
+// empty map. Metadata is idempotent.
 func Metadata(action string, m map[string]any) map[string]any {
 	if m == nil {
 		return map[string]any{}
@@ -124,11 +129,63 @@ func (w *walker) object(m map[string]any) map[string]any {
 			namesSecret(m["Name"]) || namesSecret(m["Key"])
 	}
 	out := make(map[string]any, len(m))
+	var renames []rename
 	for k, v := range m {
 		out[k] = w.field(k, v, secretValue)
+		renames = noteKey(renames, k)
 	}
+	rekey(out, renames)
 	w.leaveMap(m)
 	return out
+}
+
+// rename is a key that the value patterns change.
+type rename struct{ from, to string }
+
+// noteKey appends k to renames when the value patterns change it: keys are
+// checked like values. A key of fewer than 20 lowercase letters and "_"
+// cannot hold any pattern and is not scanned.
+func noteKey(renames []rename, k string) []rename {
+	if len(k) < 20 && plainKey(k) {
+		return renames
+	}
+	if to := String(k); to != k {
+		renames = append(renames, rename{k, to})
+	}
+	return renames
+}
+
+// plainKey reports whether k is only lowercase ASCII letters and "_".
+func plainKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; (c < 'a' || c > 'z') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// rekey moves the value of each renamed key of out to its redacted key. When
+// that key is taken (two e-mails give the same "[REDACTED:email]"), it gets
+// " (2)", " (3)", ...; renames are applied in the order of the original keys,
+// so the result does not depend on the order of map iteration.
+func rekey(out map[string]any, renames []rename) {
+	if len(renames) == 0 {
+		return
+	}
+	slices.SortFunc(renames, func(a, b rename) int { return strings.Compare(a.from, b.from) })
+	for _, r := range renames {
+		v := out[r.from]
+		delete(out, r.from)
+		to := r.to
+		for i := 2; ; i++ {
+			if _, taken := out[to]; !taken {
+				break
+			}
+			to = r.to + " (" + strconv.Itoa(i) + ")"
+		}
+		out[to] = v
+	}
 }
 
 // namesSecret reports whether v is a string that SensitiveKey accepts, before
@@ -152,16 +209,29 @@ func (w *walker) field(k string, v any, secretValue bool) any {
 	return w.value(v)
 }
 
-// value applies the value patterns to every string inside v.
+// value applies the value patterns to every string and number inside v.
 func (w *walker) value(v any) any {
 	switch x := v.(type) {
-	case nil, bool, json.Number, float64, float32, int, int64, int32, int16, int8, uint, uint64, uint32, uint16, uint8:
+	case nil, bool:
 		return v
 	case string:
 		if r := String(x); r != x {
 			return r
 		}
 		return v // the original interface value: no new allocation
+	case json.Number:
+		if r, ok := redactNumber(string(x)); ok {
+			return r
+		}
+		return v
+	case float64, float32, int, int64, int32, int16, int8, uint, uint64, uint32, uint16, uint8:
+		var buf [32]byte
+		if text, ok := appendNumber(buf[:0], x); ok && len(text) >= minNumberDigits {
+			if r, ok := redactNumber(string(text)); ok {
+				return r
+			}
+		}
+		return v
 	case map[string]any:
 		return w.object(x)
 	case []any:
@@ -189,10 +259,18 @@ func (w *walker) redactAll(v any) any {
 		return Redacted
 	case map[string]any:
 		w.enterMap(v)
+		pair := isPair(v)
 		out := make(map[string]any, len(v))
+		var renames []rename
 		for k, x := range v {
-			out[k] = w.redactAll(x)
+			if pair && isNameKey(k) {
+				out[k] = w.value(x) // the name of a secret is not the secret
+			} else {
+				out[k] = w.redactAll(x)
+			}
+			renames = noteKey(renames, k)
 		}
+		rekey(out, renames)
 		w.leaveMap(v)
 		return out
 	case []any:
@@ -210,6 +288,35 @@ func (w *walker) redactAll(v any) any {
 	return Redacted
 }
 
+// isPair reports whether m is a name/value pair: {"name" or "key": "...",
+// "value" or "valueFrom": ...}, such as a Kubernetes environment variable.
+func isPair(m map[string]any) bool {
+	_, name := m["name"].(string)
+	if !name {
+		_, name = m["key"].(string)
+	}
+	if !name {
+		_, name = m["Name"].(string)
+	}
+	if !name {
+		_, name = m["Key"].(string)
+	}
+	if !name {
+		return false
+	}
+	_, value := m["value"]
+	if !value {
+		_, value = m["Value"]
+	}
+	if !value {
+		_, value = m["valueFrom"]
+	}
+	return value
+}
+
+// isNameKey reports whether k holds the name of a name/value pair.
+func isNameKey(k string) bool { return k == "name" || k == "key" || k == "Name" || k == "Key" }
+
 // env redacts the variables under an env/environment/variables key: an object
 // maps names to values (values redacted, names kept), an array holds
 // Kubernetes-style {"name", "value", "valueFrom"} objects or NAME=value
@@ -218,15 +325,21 @@ func (w *walker) redactAll(v any) any {
 func (w *walker) env(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
+		if isPair(v) {
+			return w.envVar(v) // one variable: "env": {"name": "DB_PASSWORD", "value": "..."}
+		}
 		w.enterMap(v)
 		out := make(map[string]any, len(v))
+		var renames []rename
 		for k, x := range v {
 			if list, ok := x.([]any); ok {
 				out[k] = w.envList(list) // e.g. {"from": [...], "to": [...]}
 			} else {
 				out[k] = w.redactAll(x)
 			}
+			renames = noteKey(renames, k)
 		}
+		rekey(out, renames)
 		w.leaveMap(v)
 		return out
 	case []any:
@@ -266,16 +379,19 @@ func (w *walker) envVar(m map[string]any) map[string]any {
 	}
 	w.enterMap(m)
 	out := make(map[string]any, len(m))
+	var renames []rename
 	for k, x := range m {
 		switch k {
-		case "value":
+		case "value", "Value":
 			out[k] = w.redactAll(x)
 		case "valueFrom":
 			out[k] = w.patterns(x)
 		default:
 			out[k] = w.field(k, x, w.envAction)
 		}
+		renames = noteKey(renames, k)
 	}
+	rekey(out, renames)
 	w.leaveMap(m)
 	return out
 }
@@ -286,9 +402,12 @@ func (w *walker) patterns(v any) any {
 	case map[string]any:
 		w.enterMap(v)
 		out := make(map[string]any, len(v))
+		var renames []rename
 		for k, x := range v {
 			out[k] = w.patterns(x)
+			renames = noteKey(renames, k)
 		}
+		rekey(out, renames)
 		w.leaveMap(v)
 		return out
 	case []any:
@@ -303,14 +422,35 @@ func (w *walker) patterns(v any) any {
 	return w.value(v)
 }
 
-// envString redacts the value of a NAME=value string, keeping the name; a
-// string without "=" is a bare value and is redacted whole.
+// envString redacts the value of a NAME=value string, keeping the name. A
+// string without "=" that is a variable's name (upper case letters, digits
+// and "_", as in Docker's ["DEBUG=1", "HOME"], where HOME is passed through
+// from the host) is kept; any other string is a bare value, redacted whole.
 func envString(s string) string {
 	name, _, ok := strings.Cut(s, "=")
 	if !ok {
+		if isEnvName(s) {
+			return String(s)
+		}
 		return Redacted
 	}
 	return String(name) + "=" + Redacted
+}
+
+// isEnvName reports whether s reads as an environment variable's name:
+// [A-Z_][A-Z0-9_]* with at least one letter.
+func isEnvName(s string) bool {
+	letter := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'A' <= c && c <= 'Z':
+			letter = true
+		case c == '_', i > 0 && isDigit(c):
+		default:
+			return false
+		}
+	}
+	return letter
 }
 
 // normalize converts a value of any other type into the types encoding/json
