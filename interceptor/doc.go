@@ -12,12 +12,18 @@
 //
 //   - checks, before the handler runs, that the sink can accept an event
 //     (Admitter); in FailClosed mode a refusal is a 503 and the handler never runs;
+//   - checks, before the handler runs, that the actor id from Config.Actor is
+//     not personal data (an e-mail, a CPF...: auditlog.CheckActorID), a
+//     configuration bug that makes the event unrecordable; in FailClosed mode
+//     that is a 503 and the handler never runs, in FailOpen mode the handler
+//     runs and the event is reported lost (its actor id redacted);
 //   - runs the handler against a buffered response writer, recovering a panic;
 //   - builds the event: a time-ordered UUIDv7 id, the action and resource type
 //     of the Route, the resource and project ids from path wildcards or from
 //     SetResourceID / SetProjectID, the actor from Config.Actor, the outcome,
-//     the anonymized client address and the user agent, and the metadata the
-//     handler attached with AddMetadata, redacted with redact.Metadata;
+//     the client address and the user agent, and the metadata the handler
+//     attached with AddMetadata, all sanitized with auditlog.Sanitize (every
+//     field redacted, the address anonymized) before it leaves the process;
 //   - hands the event to the Sink and waits until Sink.Record returns, so that
 //     no response reaches the client before its event is durable;
 //   - releases the buffered response, or, when Record failed in FailClosed

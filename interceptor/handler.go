@@ -42,14 +42,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if actor, ok := h.cfg.Actor(r); ok {
 		s.actorID = actor
 	}
+	if h.cfg.Mode == FailClosed && h.checkActor(r, s.actorID) != nil {
+		writeUnavailable(w, "the audit log cannot record this request (the platform identified its user by personal data); nothing was changed")
+		return
+	}
 	r = r.WithContext(context.WithValue(r.Context(), scopeKey{}, s))
 	buf := newBuffer(w)
 	panicked, value := h.run(buf, r)
 
-	e := h.event(r, s, buf, start, panicked)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.cfg.RecordTimeout)
-	err := h.cfg.Sink.Record(ctx, e)
-	cancel()
+	e, err := h.event(r, s, buf, start, panicked)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.cfg.RecordTimeout)
+		err = h.cfg.Sink.Record(ctx, e)
+		cancel()
+	}
 	if err != nil {
 		h.lost(r.Context(), e, err)
 	}

@@ -56,8 +56,8 @@ func SetActorID(r *http.Request, id string) {
 	}
 }
 
-// AddMetadata attaches a metadata field to the request's event; values are
-// redacted (redact.Metadata) before the event leaves the process. The key
+// AddMetadata attaches a metadata field to the request's event; keys and
+// values are redacted (auditlog.Sanitize) before the event leaves the process. The key
 // "error" is reserved for the failure the interceptor records.
 // Outside an audited route it does nothing.
 func AddMetadata(r *http.Request, key string, value any) {
