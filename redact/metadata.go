@@ -131,8 +131,9 @@ func (w *walker) object(m map[string]any) map[string]any {
 	out := make(map[string]any, len(m))
 	var renames []rename
 	for k, v := range m {
-		out[k] = w.field(k, v, secretValue)
-		renames = noteKey(renames, k)
+		to := keyText(k)
+		out[k] = w.field(k, to, v, secretValue)
+		renames = noteRename(renames, k, to)
 	}
 	rekey(out, renames)
 	w.leaveMap(m)
@@ -142,17 +143,27 @@ func (w *walker) object(m map[string]any) map[string]any {
 // rename is a key that the value patterns change.
 type rename struct{ from, to string }
 
-// noteKey appends k to renames when the value patterns change it: keys are
-// checked like values. A key of fewer than 20 lowercase letters and "_"
-// cannot hold any pattern and is not scanned.
-func noteKey(renames []rename, k string) []rename {
+// keyText returns k with the value patterns applied: keys are checked like
+// values. A key of fewer than 20 lowercase letters and "_" cannot hold any
+// pattern and is not scanned.
+func keyText(k string) string {
 	if len(k) < 20 && plainKey(k) {
-		return renames
+		return k
 	}
-	if to := String(k); to != k {
+	return String(k)
+}
+
+// noteRename appends {k, to} to renames when the key changes.
+func noteRename(renames []rename, k, to string) []rename {
+	if to != k {
 		renames = append(renames, rename{k, to})
 	}
 	return renames
+}
+
+// noteKey appends k to renames when the value patterns change it.
+func noteKey(renames []rename, k string) []rename {
+	return noteRename(renames, k, keyText(k))
 }
 
 // plainKey reports whether k is only lowercase ASCII letters and "_".
@@ -196,10 +207,16 @@ func namesSecret(v any) bool {
 	return ok && (SensitiveKey(s) || SensitiveKey(String(s)))
 }
 
-// field redacts the value v found under key k; secretValue says that the
-// value, old_value, new_value, previous_value and values keys are secrets.
-func (w *walker) field(k string, v any, secretValue bool) any {
+// field redacts the value v found under key k, which reads "to" once
+// redacted; secretValue says that the value, old_value, new_value,
+// previous_value and values keys are secrets. A key names a secret if it
+// does before or after redaction ("AKIA..." becomes "[REDACTED:aws_access_key]"),
+// so that redacting the output again changes nothing.
+func (w *walker) field(k, to string, v any, secretValue bool) any {
 	c := classifyKey(k)
+	if to != k && !c.sensitive {
+		c.sensitive = SensitiveKey(to)
+	}
 	switch {
 	case c.sensitive, secretValue && c.envValue:
 		return w.redactAll(v)
@@ -381,15 +398,16 @@ func (w *walker) envVar(m map[string]any) map[string]any {
 	out := make(map[string]any, len(m))
 	var renames []rename
 	for k, x := range m {
+		to := keyText(k)
 		switch k {
 		case "value", "Value":
 			out[k] = w.redactAll(x)
 		case "valueFrom":
 			out[k] = w.patterns(x)
 		default:
-			out[k] = w.field(k, x, w.envAction)
+			out[k] = w.field(k, to, x, w.envAction)
 		}
-		renames = noteKey(renames, k)
+		renames = noteRename(renames, k, to)
 	}
 	rekey(out, renames)
 	w.leaveMap(m)
@@ -425,12 +443,13 @@ func (w *walker) patterns(v any) any {
 // envString redacts the value of a NAME=value string, keeping the name. A
 // string without "=" that is a variable's name (upper case letters, digits
 // and "_", as in Docker's ["DEBUG=1", "HOME"], where HOME is passed through
-// from the host) is kept; any other string is a bare value, redacted whole.
+// from the host) is kept, unless it holds a pattern (AKIA...); any other
+// string is a bare value, redacted whole.
 func envString(s string) string {
 	name, _, ok := strings.Cut(s, "=")
 	if !ok {
-		if isEnvName(s) {
-			return String(s)
+		if isEnvName(s) && String(s) == s {
+			return s
 		}
 		return Redacted
 	}
