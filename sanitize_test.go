@@ -4,40 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/guaracloud/auditlog"
+	"github.com/guaracloud/auditlog/internal/piicorpus"
 )
-
-// sanitizeCorpus is the part of redact/testdata/corpus.json about events.
-type sanitizeCorpus struct {
-	SensitiveStrings []struct{ Kind, Secret, Text string } `json:"sensitive_strings"`
-	SensitiveEvents  []struct {
-		Secrets []string
-		Event   map[string]any
-	} `json:"sensitive_events"`
-	BenignEvents []map[string]any `json:"benign_events"`
-	PIIActors    []string         `json:"pii_actors"`
-	BenignActors []string         `json:"benign_actors"`
-}
-
-func loadSanitizeCorpus(tb testing.TB) sanitizeCorpus {
-	tb.Helper()
-	b, err := os.ReadFile("redact/testdata/corpus.json")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var c sanitizeCorpus
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&c); err != nil {
-		tb.Fatal(err)
-	}
-	return c
-}
 
 // eventOf builds an event from its JSON fields, as the API decodes it.
 func eventOf(tb testing.TB, m map[string]any) auditlog.Event {
@@ -72,24 +45,13 @@ func stored(tb testing.TB, e auditlog.Event) string {
 	return b.String()
 }
 
-// printable replaces control characters (a PEM's newlines) by spaces: ids
-// and user agents must be printable.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
 func TestSanitize_corpus(t *testing.T) {
-	c := loadSanitizeCorpus(t)
+	c := piicorpus.Load(t)
 	base := map[string]any{"action": "service.update", "resource_type": "service", "resource_id": "svc_api",
 		"actor_id": "usr_ana", "outcome": "success"}
 	t.Run("SensitiveFields", func(t *testing.T) {
 		for _, s := range c.SensitiveStrings {
-			text := printable(s.Text)
+			text := piicorpus.Printable(s.Text)
 			if len(text) > auditlog.MaxRefLen {
 				t.Fatalf("corpus text too long for an id: %q", text)
 			}

@@ -3,67 +3,14 @@ package redact_test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/guaracloud/auditlog/internal/piicorpus"
 	"github.com/guaracloud/auditlog/redact"
 )
-
-// corpus is testdata/corpus.json: the PII corpus every layer measures itself
-// against (redact here, auditlog.Sanitize, and the end-to-end test that greps
-// the databases).
-type corpus struct {
-	// SensitiveStrings are texts holding one secret of a kind; each is checked
-	// as a metadata value and as a metadata key.
-	SensitiveStrings []struct{ Kind, Secret, Text string } `json:"sensitive_strings"`
-	// BenignStrings must pass unchanged, as values and as keys.
-	BenignStrings []string `json:"benign_strings"`
-	// SensitiveNumbers are PII sent as JSON numbers; Digits is the number's
-	// digit-only form, which must not survive either.
-	SensitiveNumbers []struct {
-		Kind   string
-		Number json.Number
-		Digits string
-	} `json:"sensitive_numbers"`
-	// SensitivePayloads are metadata objects: Secrets must not survive, Keep
-	// (benign parts: names, keys, numbers) must.
-	SensitivePayloads []struct {
-		Action        string
-		Secrets, Keep []string
-		Metadata      map[string]any
-	} `json:"sensitive_payloads"`
-	// BenignPayloads must pass unchanged.
-	BenignPayloads []struct {
-		Action   string
-		Metadata map[string]any
-	} `json:"benign_payloads"`
-	// SensitiveEvents hold PII in the event's own fields (resource_id,
-	// project_id, user_agent, ip) and metadata.
-	SensitiveEvents []struct {
-		Secrets []string
-		Event   map[string]any
-	} `json:"sensitive_events"`
-	// BenignEvents must pass unchanged, field by field.
-	BenignEvents []map[string]any `json:"benign_events"`
-	// PIIActors are actor ids that are personal data (refused by
-	// auditlog.Sanitize); BenignActors are account ids (accepted).
-	PIIActors    []string `json:"pii_actors"`
-	BenignActors []string `json:"benign_actors"`
-}
-
-func loadCorpus(tb testing.TB) corpus {
-	tb.Helper()
-	b, err := os.ReadFile("testdata/corpus.json")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var c corpus
-	decodeJSON(tb, b, &c)
-	return c
-}
 
 // tally counts checks by placement (value, key, number, ...).
 type tally struct {
@@ -172,7 +119,7 @@ func numberForms(m map[string]any) map[string]map[string]any {
 // TestCorpus measures recall over the sensitive corpus (must be 100%) and the
 // false-positive rate over the benign corpus (must be 0%), per placement.
 func TestCorpus(t *testing.T) {
-	c := loadCorpus(t)
+	c := piicorpus.Load(t)
 	pos, neg := newTally(), newTally()
 
 	for _, s := range c.SensitiveStrings {
