@@ -185,15 +185,23 @@ func rekey(out map[string]any, renames []rename) {
 		return
 	}
 	slices.SortFunc(renames, func(a, b rename) int { return strings.Compare(a.from, b.from) })
+	var next map[string]int // the next suffix to try for each redacted key (no quadratic search)
 	for _, r := range renames {
 		v := out[r.from]
 		delete(out, r.from)
 		to := r.to
-		for i := 2; ; i++ {
-			if _, taken := out[to]; !taken {
-				break
+		if _, taken := out[to]; taken {
+			if next == nil {
+				next = map[string]int{}
 			}
-			to = r.to + " (" + strconv.Itoa(i) + ")"
+			i := max(next[r.to], 2)
+			for ; ; i++ {
+				to = r.to + " (" + strconv.Itoa(i) + ")"
+				if _, taken := out[to]; !taken {
+					break
+				}
+			}
+			next[r.to] = i + 1
 		}
 		out[to] = v
 	}
