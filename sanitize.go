@@ -39,7 +39,8 @@ func Sanitize(e Event, prefix string) (Event, error) {
 	}
 	e.Normalize()
 	e.Metadata = redact.Metadata(e.Action, e.Metadata)
-	if b, err := json.Marshal(e.Metadata); err != nil || len(b) > MaxMetadataSize {
+	var size byteCounter // a replacement can be longer than what it replaces
+	if err := json.NewEncoder(&size).Encode(e.Metadata); err != nil || size-1 > MaxMetadataSize {
 		return Event{}, ParamError(prefix+"metadata", "metadata must be at most %d bytes encoded once redacted", MaxMetadataSize)
 	}
 	if e.IP != nil {
@@ -50,6 +51,14 @@ func Sanitize(e Event, prefix string) (Event, error) {
 		e.IP = &ip
 	}
 	return e, nil
+}
+
+// byteCounter is an io.Writer that counts what it is given.
+type byteCounter int
+
+func (c *byteCounter) Write(p []byte) (int, error) {
+	*c += byteCounter(len(p))
+	return len(p), nil
 }
 
 // CheckActorID refuses an actor id that is itself personal data or a secret

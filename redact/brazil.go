@@ -10,12 +10,18 @@ import "strings"
 // is the shape of an IPv4 address (192.168.100.10). Hand-written scanners:
 // most strings carry digits, and a regexp costs more than the whole scan.
 
-// Group sizes and the separators allowed before each group after the first.
+// taxID is the layout of one kind of id: its group sizes, the separators
+// allowed before each group after the first, and (bit n set) the lengths its
+// first run of digits may have (groups may run together).
+type taxID struct {
+	groups []int
+	seps   []string
+	runs   uint32
+}
+
 var (
-	groupsCPF  = []int{3, 3, 3, 2}
-	sepsCPF    = []string{" .-", " .-", " -/"}
-	groupsCNPJ = []int{2, 3, 3, 4, 2}
-	sepsCNPJ   = []string{" .-", " .-", " .-/", " .-"}
+	layoutCPF  = taxID{[]int{3, 3, 3, 2}, []string{" .-", " .-", " -/"}, 1<<3 | 1<<6 | 1<<9 | 1<<11}
+	layoutCNPJ = taxID{[]int{2, 3, 3, 4, 2}, []string{" .-", " .-", " .-/", " .-"}, 1<<2 | 1<<5 | 1<<8 | 1<<12 | 1<<14}
 )
 
 // matchShape reports whether s[i:] starts with shape, where 'd' in shape is
@@ -58,16 +64,20 @@ func matchGroups(s string, i int, groups []int, seps []string) int {
 	return j
 }
 
-// findTaxIDs finds the ids made of the given groups that stand alone and
-// pass check.
-func findTaxIDs(s string, groups []int, seps []string, tok string, check func([]byte) bool) []span {
+// findTaxIDs finds the ids of the given layout that stand alone and pass check.
+func findTaxIDs(s string, id taxID, tok string, check func([]byte) bool) []span {
 	var spans []span
 	for i := 0; i < len(s); {
 		if !isDigit(s[i]) {
 			i++
 			continue
 		}
-		if end := matchGroups(s, i, groups, seps); end > 0 && standalone(s, i, end) {
+		run := digitRun(s, i)
+		if run-i > 14 || id.runs&(1<<(run-i)) == 0 {
+			i = run
+			continue
+		}
+		if end := matchGroups(s, i, id.groups, id.seps); end > 0 && standalone(s, i, end) {
 			var buf [14]byte
 			if check(digitsOf(buf[:0], s[i:end])) {
 				spans = append(spans, span{i, end, tok})
@@ -75,13 +85,13 @@ func findTaxIDs(s string, groups []int, seps []string, tok string, check func([]
 				continue
 			}
 		}
-		i = digitRun(s, i)
+		i = run
 	}
 	return spans
 }
 
-func findCPFs(s string) []span  { return findTaxIDs(s, groupsCPF, sepsCPF, tokCPF, validCPF) }
-func findCNPJs(s string) []span { return findTaxIDs(s, groupsCNPJ, sepsCNPJ, tokCNPJ, validCNPJ) }
+func findCPFs(s string) []span  { return findTaxIDs(s, layoutCPF, tokCPF, validCPF) }
+func findCNPJs(s string) []span { return findTaxIDs(s, layoutCNPJ, tokCNPJ, validCNPJ) }
 
 // validCPF checks the two CPF check digits (mod 11, weights 10..2 and 11..2).
 func validCPF(d []byte) bool {

@@ -71,8 +71,11 @@ func labelChar(s string, i int) (size int, letter bool) {
 		return 0, false
 	}
 	if c := s[i]; c < utf8.RuneSelf {
-		if isAlnum(c) || c == '-' {
-			return 1, !isDigit(c) && c != '-'
+		switch {
+		case 'a' <= c|0x20 && c|0x20 <= 'z':
+			return 1, true
+		case isDigit(c) || c == '-':
+			return 1, false
 		}
 		return 0, false
 	}

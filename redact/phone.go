@@ -107,16 +107,23 @@ func matchLocal(s string, i, minDigits, maxDigits int) int {
 // numbers at s[i:].
 func matchNationalPhone(s string, i int) int {
 	switch {
-	case matchShape(s, i, "ddd-ddd-dddd"), matchShape(s, i, "ddd.ddd.dddd"):
-		return i + 12
-	case matchShape(s, i, "dd 9dddd-dddd"), matchShape(s, i, "dd 9dddd dddd"):
-		return i + 13
-	case matchShape(s, i, "dd 9 dddd-dddd"), matchShape(s, i, "dd 9 dddd dddd"):
-		return i + 14
-	case matchShape(s, i, "dd dddd-dddd"):
-		return i + 12
+	case after(s, i+2) == ' ':
+		switch {
+		case matchShape(s, i, "dd 9dddd-dddd"), matchShape(s, i, "dd 9dddd dddd"):
+			return i + 13
+		case matchShape(s, i, "dd 9 dddd-dddd"), matchShape(s, i, "dd 9 dddd dddd"):
+			return i + 14
+		case matchShape(s, i, "dd dddd-dddd"):
+			return i + 12
+		}
+	case after(s, i+3) == '-' || after(s, i+3) == '.':
+		if matchShape(s, i, "ddd-ddd-dddd") || matchShape(s, i, "ddd.ddd.dddd") {
+			return i + 12
+		}
+	default:
+		return matchBareMobile(s, i)
 	}
-	return matchBareMobile(s, i)
+	return -1
 }
 
 // matchBareMobile matches a Brazilian mobile number written as bare digits:
