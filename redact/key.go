@@ -25,7 +25,7 @@ type keyClass struct {
 //
 // Unless the name says its value is something about the secret rather than
 // the secret: a word after the last secret term that is a property (policy,
-// count, length, ttl, expiry, type, name, url, ...: password_policy,
+// count, length, ttl, expiry, type, name, ...: password_policy,
 // token_count, secret_name, token_expires_at), or a first word that makes it
 // a flag or a tally (is, has, num, count, total: has_password). Those values
 // are not wiped: they get the value patterns like any other.
@@ -75,6 +75,8 @@ func secretName(n string) bool {
 
 // describesSecret reports whether a word after a secret term says the value
 // is a property of the secret, not the secret: password_policy, token_count.
+// A URL is not among them: under a secret's name (secret_url, a webhook's
+// capability URL) it may be the secret itself.
 func describesSecret(w string) bool {
 	switch w {
 	case "policy", "policies", "rule", "rules", "requirement", "requirements", "strength", "complexity",
@@ -82,7 +84,7 @@ func describesSecret(w string) bool {
 		"ttl", "expiry", "expires", "expiration", "expired", "lifetime", "age", "at",
 		"rotation", "rotated", "changed", "created", "updated", "issued", "version",
 		"type", "kind", "format", "algorithm", "alg", "scheme",
-		"name", "names", "url", "uri", "endpoint", "domain", "path",
+		"name", "names", "domain", "path",
 		"enabled", "disabled", "required", "configured":
 		return true
 	}

@@ -19,7 +19,7 @@
 // policy-looking text is redacted all the same, because no value shape tells
 // a password from prose. What the rule does look at is the rest of the name:
 // a word after the secret term that names a property of the secret (policy,
-// count, length, ttl, expiry, type, name, url, ...: password_policy,
+// count, length, ttl, expiry, type, name, ...: password_policy,
 // token_count, secret_name) or a first word that makes it a flag or a tally
 // (has_password, num_secrets) means the value is about the secret, not the
 // secret, and it gets the value patterns only, which still catch any
