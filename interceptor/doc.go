@@ -15,14 +15,20 @@
 //     503 and the handler never runs, however many requests arrive at once;
 //     refusals are reported to the sink (RefusalReporter) and logged at most
 //     once per RefusalLogInterval;
+//   - checks, before the handler runs, that the actor id from Config.Actor is
+//     not personal data (an e-mail, a CPF...: auditlog.CheckActorID), a
+//     configuration bug that makes the event unrecordable; in FailClosed mode
+//     that is a 503 and the handler never runs, in FailOpen mode the handler
+//     runs and the event is reported lost (its actor id redacted);
 //   - runs the handler against a buffered response writer, recovering a panic
 //     with the stack where it happened;
 //   - builds the event: a time-ordered UUIDv7 id, the action and resource type
 //     of the Route, the resource and project ids from path wildcards or from
 //     SetResourceID / SetProjectID, the actor from Config.Actor, the outcome,
-//     the anonymized client address and the user agent, the metadata the
-//     handler attached with AddMetadata and what Config.Enrich adds, redacted
-//     with redact.Metadata;
+//     the client address and the user agent, the metadata the handler
+//     attached with AddMetadata and what Config.Enrich adds, all sanitized
+//     with auditlog.Sanitize (every field redacted, the address anonymized)
+//     before it leaves the process;
 //   - records the event in its reserved place (or through Sink.Record) and
 //     waits until that returns, so that no response reaches the client before
 //     its event is durable;

@@ -2,6 +2,7 @@ package interceptor
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"maps"
 	"mime"
@@ -18,8 +19,13 @@ import (
 const maxErrorBody = 64 << 10
 
 // event builds the request's event from the route, the scope the handler
-// filled in (sealed) and the buffered response; it is always valid.
-func (h *handler) event(r *http.Request, s *scope, buf *buffer, start time.Time, panicked bool) auditlog.Event {
+// filled in (sealed) and the buffered response, sanitized
+// (auditlog.Sanitize): valid, redacted and anonymized before it leaves the
+// process. It fails only when the actor id is personal data (a configuration
+// bug: the platform's Actor or SetActorID gave an e-mail, a CPF...): the event
+// cannot be recorded, and the one returned, for the loss report, has its
+// actor id redacted.
+func (h *handler) event(r *http.Request, s *scope, buf *buffer, start time.Time, panicked bool) (auditlog.Event, error) {
 	rt := h.route
 	resourceID, project := h.refs(r, s)
 	status := buf.code()
@@ -49,7 +55,7 @@ func (h *handler) event(r *http.Request, s *scope, buf *buffer, start time.Time,
 		ActorID:      ref(s.actorID, Anonymous),
 		Outcome:      outcome,
 		OccurredAt:   start,
-		Metadata:     redact.Metadata(rt.Action, md),
+		Metadata:     md,
 	}
 	if project != nil {
 		if p := ref(*project, ""); p != "" {
@@ -57,28 +63,54 @@ func (h *handler) event(r *http.Request, s *scope, buf *buffer, start time.Time,
 		}
 	}
 	if a, ok := ClientIP(r, h.cfg.TrustedProxies, h.cfg.ProxyHeader); ok {
-		if ip, err := redact.IP(a.String()); err == nil {
-			e.IP = &ip
-		}
+		ip := a.String()
+		e.IP = &ip
 	}
 	if ua := r.UserAgent(); ua != "" {
 		ua = strings.ToValidUTF8(ua, "\uFFFD")
 		e.UserAgent = &ua
 	}
-	e.Normalize()
 	// Every other field is valid by construction (routes are checked at
-	// registration, ids generated, refs made valid): only the metadata can be
-	// at fault: too large, too deep, not encodable or holding a non-finite number.
-	if err := e.Validate(""); auditlog.ErrorParam(err) == "metadata" {
+	// registration, ids generated, refs made valid): only the actor id can be
+	// at fault (personal data), and the metadata (too large, too deep, not
+	// encodable or holding a non-finite number).
+	out, err := auditlog.Sanitize(e, "")
+	var actorErr error
+	if auditlog.ErrorParam(err) == "actor_id" {
+		actorErr, e.ActorID = err, redact.String(e.ActorID)
+		out, err = auditlog.Sanitize(e, "")
+	}
+	if auditlog.ErrorParam(err) == "metadata" {
 		keep := map[string]any{"metadata_dropped": "the handler's metadata was too large, too deep or not encodable"}
 		if v, ok := md["error"]; ok {
 			keep["error"] = v
 		}
-		e.Metadata = redact.Metadata(rt.Action, keep)
+		e.Metadata = keep
 		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "audit metadata dropped", slog.String("action", rt.Action),
 			slog.String("event_id", e.ID), slog.String("error", err.Error()))
+		out, err = auditlog.Sanitize(e, "")
 	}
-	return e
+	if err != nil {
+		return auditlog.Event{ID: e.ID, Action: e.Action, ResourceType: e.ResourceType, Outcome: e.Outcome, OccurredAt: e.OccurredAt},
+			fmt.Errorf("interceptor: %w", err)
+	}
+	if actorErr != nil {
+		return out, fmt.Errorf("interceptor: %w", actorErr)
+	}
+	return out, nil
+}
+
+// checkActor reports an actor id that is personal data before the handler
+// runs (FailClosed refuses the request then), with a log line that names the
+// kind of data, never the value.
+func (h *handler) checkActor(r *http.Request, actor string) error {
+	err := auditlog.CheckActorID(ref(actor, Anonymous), "")
+	if err != nil {
+		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn,
+			"audit refused a request: the platform's Actor returned personal data as the actor id; it must return the account id",
+			slog.String("action", h.route.Action), slog.String("mode", h.cfg.Mode.String()), slog.String("error", err.Error()))
+	}
+	return err
 }
 
 // failure describes why a mutation failed, for metadata["error"]: the code and

@@ -64,19 +64,25 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if actor, ok := h.cfg.Actor(r); ok {
 		s.actorID = actor
 	}
+	if h.cfg.Mode == FailClosed && h.checkActor(r, s.actorID) != nil {
+		writeError(w, http.StatusServiceUnavailable, CodeAuditUnavailable, "the audit log cannot record this request (the platform identified its user by personal data); nothing was changed")
+		return
+	}
 	r = r.WithContext(context.WithValue(r.Context(), scopeKey{}, s))
 	buf := newBuffer(w)
 	p := h.run(buf, r)
 	s.seal()
 
-	e := h.event(r, s, buf, start, p != nil)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.cfg.RecordTimeout)
-	if res != nil {
-		err = res.Record(ctx, e)
-	} else {
-		err = h.cfg.Sink.Record(ctx, e)
+	e, err := h.event(r, s, buf, start, p != nil)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.cfg.RecordTimeout)
+		if res != nil {
+			err = res.Record(ctx, e)
+		} else {
+			err = h.cfg.Sink.Record(ctx, e)
+		}
+		cancel()
 	}
-	cancel()
 	if err != nil {
 		h.lost(r.Context(), e, err)
 	}

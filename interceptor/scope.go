@@ -85,11 +85,11 @@ func SetActorIDContext(ctx context.Context, id string) bool {
 	return update(ctx, func(s *scope) { s.actorID = id })
 }
 
-// AddMetadata attaches a metadata field to the request's event; values are
-// redacted (redact.Metadata) before the event leaves the process. The key
-// "error" is reserved for the failure the interceptor records. The encoded
-// metadata is capped at auditlog.MaxMetadataSize: over it, the event keeps
-// only a "metadata_dropped" marker (and "error").
+// AddMetadata attaches a metadata field to the request's event; keys and
+// values are redacted (auditlog.Sanitize) before the event leaves the
+// process. The key "error" is reserved for the failure the interceptor
+// records. The encoded metadata is capped at auditlog.MaxMetadataSize: over
+// it, the event keeps only a "metadata_dropped" marker (and "error").
 func AddMetadata(r *http.Request, key string, value any) bool {
 	return AddMetadataContext(r.Context(), key, value)
 }

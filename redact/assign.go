@@ -34,6 +34,10 @@ func findAssignments(s string) []span {
 		default:
 			continue
 		}
+		if n := tokenAt(s, start); n > 0 {
+			i = start + n - 1 // already redacted; "]" stops a value after ':'
+			continue
+		}
 		if end > start && !isToken(s[start:end]) {
 			spans = append(spans, span{start, end, tokSecret})
 			i = end - 1
@@ -88,6 +92,19 @@ func valueAt(s string, i int, stop string) (int, int) {
 		end++
 	}
 	return i, end
+}
+
+// tokenAt returns the length of the replacement ([REDACTED] or
+// [REDACTED:<kind>]) s[i:] starts with, or 0.
+func tokenAt(s string, i int) int {
+	if !strings.HasPrefix(s[i:], "[REDACTED") {
+		return 0
+	}
+	j := strings.IndexByte(s[i:], ']')
+	if j < 0 || !isToken(s[i:i+j+1]) {
+		return 0
+	}
+	return j + 1
 }
 
 // isToken reports whether v is already a replacement, [REDACTED] or

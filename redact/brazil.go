@@ -1,13 +1,27 @@
 package redact
 
-// Brazilian tax ids (LGPD): CPF, ddd.ddd.ddd-dd or 11 bare digits, and CNPJ,
-// dd.ddd.ddd/dddd-dd or 14 bare digits, each with two mod-11 check digits.
-// Hand-written scanners: most strings carry digits, and a regexp costs more
-// than the whole scan.
+import "strings"
 
-const (
-	shapeCPF  = "ddd.ddd.ddd-dd"
-	shapeCNPJ = "dd.ddd.ddd/dddd-dd"
+// Brazilian tax ids (LGPD): CPF, 11 digits in groups of 3-3-3-2, and CNPJ,
+// 14 digits in groups of 2-3-3-4-2, each with two mod-11 check digits. The
+// groups may be run together or separated by one space, dot, dash or slash
+// each: 529.982.247-25, 529 982 247 25, 529982247-25, 52998224725,
+// 11.222.333/0001-81, 11 222 333 0001 81. A CPF never ends in ".dd", which
+// is the shape of an IPv4 address (192.168.100.10). Hand-written scanners:
+// most strings carry digits, and a regexp costs more than the whole scan.
+
+// taxID is the layout of one kind of id: its group sizes, the separators
+// allowed before each group after the first, and (bit n set) the lengths its
+// first run of digits may have (groups may run together).
+type taxID struct {
+	groups []int
+	seps   []string
+	runs   uint32
+}
+
+var (
+	layoutCPF  = taxID{[]int{3, 3, 3, 2}, []string{" .-", " .-", " -/"}, 1<<3 | 1<<6 | 1<<9 | 1<<11}
+	layoutCNPJ = taxID{[]int{2, 3, 3, 4, 2}, []string{" .-", " .-", " .-/", " .-"}, 1<<2 | 1<<5 | 1<<8 | 1<<12 | 1<<14}
 )
 
 // matchShape reports whether s[i:] starts with shape, where 'd' in shape is
@@ -29,27 +43,41 @@ func matchShape(s string, i int, shape string) bool {
 	return true
 }
 
-// findTaxIDs finds the ids of one shape (formatted or bare with n digits)
-// that stand alone and pass check.
-func findTaxIDs(s, shape string, n int, tok string, check func([]byte) bool) []span {
+// matchGroups returns the end of the digit groups of the given sizes at
+// s[i:], each after the first optionally preceded by one of its separators,
+// or -1.
+func matchGroups(s string, i int, groups []int, seps []string) int {
+	j := i
+	for g, n := range groups {
+		if g > 0 && j+1 < len(s) && strings.IndexByte(seps[g-1], s[j]) >= 0 && isDigit(s[j+1]) {
+			j++
+		}
+		if len(s)-j < n {
+			return -1
+		}
+		for end := j + n; j < end; j++ {
+			if !isDigit(s[j]) {
+				return -1
+			}
+		}
+	}
+	return j
+}
+
+// findTaxIDs finds the ids of the given layout that stand alone and pass check.
+func findTaxIDs(s string, id taxID, tok string, check func([]byte) bool) []span {
 	var spans []span
 	for i := 0; i < len(s); {
 		if !isDigit(s[i]) {
 			i++
 			continue
 		}
-		run := i
-		for run < len(s) && isDigit(s[run]) {
-			run++
+		run := digitRun(s, i)
+		if run-i > 14 || id.runs&(1<<(run-i)) == 0 {
+			i = run
+			continue
 		}
-		end := -1
-		switch {
-		case run-i == n:
-			end = run
-		case matchShape(s, i, shape):
-			end = i + len(shape)
-		}
-		if end > 0 && standalone(s, i, end) {
+		if end := matchGroups(s, i, id.groups, id.seps); end > 0 && standalone(s, i, end) {
 			var buf [14]byte
 			if check(digitsOf(buf[:0], s[i:end])) {
 				spans = append(spans, span{i, end, tok})
@@ -62,8 +90,8 @@ func findTaxIDs(s, shape string, n int, tok string, check func([]byte) bool) []s
 	return spans
 }
 
-func findCPFs(s string) []span  { return findTaxIDs(s, shapeCPF, 11, tokCPF, validCPF) }
-func findCNPJs(s string) []span { return findTaxIDs(s, shapeCNPJ, 14, tokCNPJ, validCNPJ) }
+func findCPFs(s string) []span  { return findTaxIDs(s, layoutCPF, tokCPF, validCPF) }
+func findCNPJs(s string) []span { return findTaxIDs(s, layoutCNPJ, tokCNPJ, validCNPJ) }
 
 // validCPF checks the two CPF check digits (mod 11, weights 10..2 and 11..2).
 func validCPF(d []byte) bool {

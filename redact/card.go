@@ -1,7 +1,7 @@
 package redact
 
 // findCards finds payment card numbers: 13-19 digits, bare or in groups
-// separated by one consistent space or dash (4-4-4-4, 4-6-5, 4-4-4-4-3, ...),
+// separated by one consistent space, dash or dot (4-4-4-4, 4-6-5, 4-4-4-4-3, ...),
 // Luhn-valid, with a real issuer prefix and length, not glued to letters,
 // digits or a decimal point.
 func findCards(s string) []span {
@@ -20,7 +20,7 @@ func findCards(s string) []span {
 				k++
 			}
 			groups = append(groups, [2]int{j, k})
-			if k+1 < len(s) && (s[k] == ' ' || s[k] == '-') && isDigit(s[k+1]) && len(groups) < 64 {
+			if k+1 < len(s) && (s[k] == ' ' || s[k] == '-' || s[k] == '.') && isDigit(s[k+1]) && len(groups) < 64 {
 				j = k + 1
 				continue
 			}

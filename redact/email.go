@@ -1,14 +1,26 @@
 package redact
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
-// E-mail addresses, local@domain.tld: the local part of [A-Za-z0-9._%+-],
-// domain labels of [A-Za-z0-9-] (not starting or ending with "-"), and a TLD
-// of at least two letters. Hand-written: '@' is common in benign values
-// (image digests, npm scopes, URLs) and a regexp would cost more than the scan.
+// E-mail addresses, local@domain.tld: the local part of [A-Za-z0-9._%+-] and
+// letters or digits of any script (josé@exemplo.com.br), domain labels of
+// letters, digits and "-" (not starting or ending with "-", IDNs included),
+// and a TLD that starts with at least two letters. Hand-written: '@' is
+// common in benign values (image digests, npm scopes, URLs) and a regexp
+// would cost more than the scan.
 
 func isLocalChar(c byte) bool {
 	return isAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'
+}
+
+// isIntlAlnum reports whether r, outside ASCII, is a letter, a digit or a
+// combining mark (the accent of a decomposed é).
+func isIntlAlnum(r rune) bool {
+	return r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r))
 }
 
 // findEmails finds the e-mail addresses in s.
@@ -16,10 +28,7 @@ func findEmails(s string) []span {
 	var spans []span
 	last := 0 // a local part never reaches back into the previous match
 	for at := strings.IndexByte(s, '@'); at >= 0; {
-		start := at
-		for start > last && isLocalChar(s[start-1]) {
-			start--
-		}
+		start := localStart(s, at, last)
 		next := at + 1
 		if end := domainEnd(s, at+1); start < at && end > 0 && validEmail(s, start, at, end) {
 			spans = append(spans, span{start, end, tokEmail})
@@ -34,24 +43,70 @@ func findEmails(s string) []span {
 	return spans
 }
 
+// localStart returns where the local part that ends at s[at] starts, not
+// before last.
+func localStart(s string, at, last int) int {
+	start := at
+	for start > last {
+		if c := s[start-1]; c < utf8.RuneSelf {
+			if !isLocalChar(c) {
+				break
+			}
+			start--
+			continue
+		}
+		r, size := utf8.DecodeLastRuneInString(s[last:start])
+		if !isIntlAlnum(r) {
+			break
+		}
+		start -= size
+	}
+	return start
+}
+
+// labelChar returns the size of the domain-label character (letter, digit or
+// "-") at s[i], and whether it is a letter; 0 if there is none.
+func labelChar(s string, i int) (size int, letter bool) {
+	if i >= len(s) {
+		return 0, false
+	}
+	if c := s[i]; c < utf8.RuneSelf {
+		switch {
+		case 'a' <= c|0x20 && c|0x20 <= 'z':
+			return 1, true
+		case isDigit(c) || c == '-':
+			return 1, false
+		}
+		return 0, false
+	}
+	r, size := utf8.DecodeRuneInString(s[i:])
+	if !isIntlAlnum(r) {
+		return 0, false
+	}
+	return size, unicode.IsLetter(r)
+}
+
 // domainEnd returns the end of the domain starting at s[i:]: after the
 // letters of the last label (not the first) that starts with two letters,
 // all labels before it being valid; -1 if there is none.
 func domainEnd(s string, i int) int {
 	best := -1
 	for label := 0; ; label++ {
-		k := i
-		for k < len(s) && (isAlnum(s[k]) || s[k] == '-') {
-			k++
+		k, letters, inLetters := i, i, true
+		for {
+			size, letter := labelChar(s, k)
+			if size == 0 {
+				break
+			}
+			if inLetters && letter {
+				letters = k + size
+			} else {
+				inLetters = false
+			}
+			k += size
 		}
-		if label > 0 {
-			letters := i
-			for letters < k && isAlnum(s[letters]) && !isDigit(s[letters]) {
-				letters++
-			}
-			if letters-i >= 2 {
-				best = letters
-			}
+		if label > 0 && utf8.RuneCountInString(s[i:letters]) >= 2 {
+			best = letters
 		}
 		if k == i || s[i] == '-' || s[k-1] == '-' || k >= len(s) || s[k] != '.' {
 			return best

@@ -2,6 +2,7 @@ package redact_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"regexp"
@@ -23,6 +24,7 @@ var fuzzSecrets = []string{
 	"4111111111111111", "4111 1111 1111 1111", "5555-5555-5555-4444", "378282246310005",
 	testJWT, "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.",
 	"AKIAIOSFODNN7EXAMPLE", "ASIAY34FZKBOKMUTVV7A",
+	"josé@exemplo.com.br", "11987654321", "5511987654321", "529 982 247 25", "4111.1111.1111.1111",
 }
 
 func FuzzString(f *testing.F) {
@@ -43,6 +45,9 @@ func FuzzString(f *testing.F) {
 					t.Fatalf("%q survived in %q -> %q", m, s, out)
 				}
 			}
+		}
+		if _, found := redact.Detect(s); found != (out != s) {
+			t.Fatalf("Detect(%q) = %v, but String changes it to %q", s, found, out)
 		}
 		secret := fuzzSecrets[int(pick)%len(fuzzSecrets)]
 		if strings.Contains(s, secret) {
@@ -82,6 +87,54 @@ func FuzzMetadata(f *testing.F) {
 		}
 		if after, _ := json.Marshal(m); string(after) != string(before) {
 			t.Fatalf("input mutated:\n was %s\n now %s", before, after)
+		}
+		if again := redact.Metadata(action, out); !reflect.DeepEqual(again, out) {
+			t.Fatalf("not idempotent:\n once %v\ntwice %v", out, again)
+		}
+	})
+}
+
+// FuzzMetadataKeys fuzzes keys and numbers: a fuzzed key and a fuzzed
+// number literal, next to the same key with a secret embedded and Go
+// numbers; keys stay unique, secrets in keys and numbers do not survive.
+func FuzzMetadataKeys(f *testing.F) {
+	f.Add("key.owner@example.net", "52998224725", int64(11987654321), 4111111111111111.0, uint8(0), "service.update")
+	f.Add("a@x.com", "5.2998224725e10", int64(-52998224725), 11987654321.0, uint8(3), "env_var.set")
+	f.Add("[REDACTED:email]", "-1e-7", int64(0), 0.5, uint8(7), "user.update")
+	f.Add("password_policy", "11987654321.000", int64(5511987654321), 1e300, uint8(11), "project.update")
+	f.Add("env", "1E+24", int64(4111111111111111), -0.0, uint8(12), "env_var.update")
+	f.Fuzz(func(t *testing.T, key, number string, i int64, x float64, pick uint8, action string) {
+		secret := fuzzSecrets[int(pick)%len(fuzzSecrets)]
+		if strings.Contains(key, secret) {
+			return // the secret may stand inside a longer word there
+		}
+		m := map[string]any{
+			key:                            number,
+			key + " " + secret + " " + key: "v",
+			secret:                         key,
+			"i":                            i,
+			"f":                            x,
+			"nested":                       map[string]any{key: []any{i, x, secret}},
+		}
+		if json.Valid([]byte(number)) && strings.Trim(number, "-+.0123456789eE") == "" {
+			m["n"] = json.Number(number)
+		}
+		before := fmt.Sprint(m)
+		out := redact.Metadata(action, m)
+		if len(out) != len(m) {
+			t.Fatalf("keys lost or merged: %d in, %d out: %v", len(m), len(out), out)
+		}
+		b, err := json.Marshal(out)
+		if err != nil {
+			t.Fatalf("output is not JSON-encodable: %v", err)
+		}
+		if fmt.Sprint(m) != before {
+			t.Fatalf("input mutated")
+		}
+		for k := range out {
+			if strings.Contains(k, secret) {
+				t.Fatalf("secret %q survived in key %q: %s", secret, k, b)
+			}
 		}
 		if again := redact.Metadata(action, out); !reflect.DeepEqual(again, out) {
 			t.Fatalf("not idempotent:\n once %v\ntwice %v", out, again)

@@ -40,6 +40,15 @@ func anonymize(a netip.Addr) netip.Addr {
 	return p.Addr()
 }
 
+// notPersonal reports whether a is a loopback or unspecified address (::1,
+// 127.0.0.1, ::, 0.0.0.0): they name the machine itself, not a person, so
+// text such as "listen on ::1 port 80" keeps them. The ip field is still
+// anonymized by IP whatever it holds.
+func notPersonal(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsLoopback() || a.IsUnspecified()
+}
+
 func isHex(c byte) bool {
 	return isDigit(c) || 'a' <= c|0x20 && c|0x20 <= 'f'
 }
@@ -103,6 +112,9 @@ func parseIPv6Run(s string, start, end int) (span, bool) {
 			break
 		}
 		if a, err := netip.ParseAddr(cand); err == nil && a.Is6() {
+			if notPersonal(a) {
+				return span{}, false
+			}
 			return span{start, end, anonymize(a).String()}, true
 		}
 		// "label:2001:db8::1": drop what precedes the first single colon.
@@ -139,7 +151,7 @@ func findIPv4(s string) []span {
 			continue
 		}
 		a, err := netip.ParseAddr(s[start:end])
-		if err != nil {
+		if err != nil || notPersonal(a) {
 			continue
 		}
 		if r := anonymize(a).String(); r != s[start:end] {

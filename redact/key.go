@@ -17,11 +17,18 @@ type keyClass struct {
 //
 // The key is normalized first: camelCase and letter/digit boundaries split
 // into words, lowercased, every other character folded to "_" (apiKey,
-// X-Api-Key and API_KEY all read api_key). It is sensitive if it contains
+// X-Api-Key and API_KEY all read api_key). It names a secret if it contains
 // password, passwd, passphrase, api_key, apikey, private_key, privatekey,
 // client_secret, access_key, accesskey, authorization or credential, or if one
 // of its words is secret, secrets, token, cookie, cookies or pwd; so
 // github_token and AWS_SECRET_ACCESS_KEY are, max_tokens and secretary are not.
+//
+// Unless the name says its value is something about the secret rather than
+// the secret: a word after the last secret term that is a property (policy,
+// count, length, ttl, expiry, type, name, ...: password_policy,
+// token_count, secret_name, token_expires_at), or a first word that makes it
+// a flag or a tally (is, has, num, count, total: has_password). Those values
+// are not wiped: they get the value patterns like any other.
 func SensitiveKey(key string) bool {
 	return classifyKey(key).sensitive
 }
@@ -33,7 +40,7 @@ func classifyKey(key string) keyClass {
 		var buf [64]byte
 		n = string(normalizeKey(buf[:0], key))
 	}
-	c := keyClass{sensitive: hasSensitiveSubstring(n) || hasSensitiveWord(n)}
+	c := keyClass{sensitive: secretName(n)}
 	switch n {
 	case "env", "envs", "environment", "env_vars", "envvars", "env_variables",
 		"environment_variables", "environment_vars", "variables":
@@ -42,6 +49,104 @@ func classifyKey(key string) keyClass {
 		c.envValue = true
 	}
 	return c
+}
+
+// secretName reports whether the normalized key n names a secret: it has a
+// secret term, no property word after the last one, and no flag or tally word first.
+func secretName(n string) bool {
+	end := secretTermEnd(n)
+	if end < 0 {
+		return false
+	}
+	first, _, _ := strings.Cut(n, "_")
+	switch first {
+	case "is", "has", "num", "count", "total":
+		return false
+	}
+	for rest := n[end:]; rest != ""; {
+		var w string
+		w, rest, _ = strings.Cut(strings.TrimPrefix(rest, "_"), "_")
+		if describesSecret(w) {
+			return false
+		}
+	}
+	return true
+}
+
+// describesSecret reports whether a word after a secret term says the value
+// is a property of the secret, not the secret: password_policy, token_count.
+// A URL is not among them: under a secret's name (secret_url, a webhook's
+// capability URL) it may be the secret itself.
+func describesSecret(w string) bool {
+	switch w {
+	case "policy", "policies", "rule", "rules", "requirement", "requirements", "strength", "complexity",
+		"count", "counts", "length", "len", "size", "min", "max", "limit", "limits",
+		"ttl", "expiry", "expires", "expiration", "expired", "lifetime", "age", "at",
+		"rotation", "rotated", "changed", "created", "updated", "issued", "version",
+		"type", "kind", "format", "algorithm", "alg", "scheme",
+		"name", "names", "domain", "path",
+		"enabled", "disabled", "required", "configured":
+		return true
+	}
+	return false
+}
+
+// secretTermEnd returns the end of the word that ends the last secret term in
+// the normalized key n (password, api_key, token, ...), or -1 if it has none.
+func secretTermEnd(n string) int {
+	last := -1
+	for i := 0; i < len(n); i++ {
+		if m := secretTermAt(n[i:]); m > 0 {
+			last = max(last, wordEnd(n, i+m))
+		}
+	}
+	for start := 0; start < len(n); {
+		end := wordEnd(n, start)
+		switch n[start:end] {
+		case "secret", "secrets", "token", "cookie", "cookies", "pwd":
+			last = max(last, end)
+		}
+		start = end + 1
+	}
+	return last
+}
+
+// The secret substrings, by first letter.
+var (
+	termsP = [...]string{"passw", "passphrase", "private_key", "privatekey"}
+	termsA = [...]string{"api_key", "apikey", "access_key", "accesskey", "authorization"}
+	termsC = [...]string{"client_secret", "credential"}
+)
+
+// secretTermAt returns the length of the secret substring rest starts with
+// (password, passwd, passphrase, api_key, apikey, private_key, privatekey,
+// client_secret, access_key, accesskey, authorization, credential), or 0.
+func secretTermAt(rest string) int {
+	var terms []string
+	switch rest[0] {
+	case 'p':
+		terms = termsP[:]
+	case 'a':
+		terms = termsA[:]
+	case 'c':
+		terms = termsC[:]
+	default:
+		return 0
+	}
+	for _, t := range terms {
+		if strings.HasPrefix(rest, t) {
+			return len(t)
+		}
+	}
+	return 0
+}
+
+// wordEnd returns the index of the first "_" at or after i in n, or len(n).
+func wordEnd(n string, i int) int {
+	if j := strings.IndexByte(n[i:], '_'); j >= 0 {
+		return i + j
+	}
+	return len(n)
 }
 
 // isNormalized reports whether normalizeKey would return key unchanged:
@@ -58,52 +163,6 @@ func isNormalized(key string) bool {
 		}
 	}
 	return true
-}
-
-// hasSensitiveSubstring reports whether the normalized key contains password,
-// passwd, passphrase, api_key, apikey, private_key, privatekey, client_secret,
-// access_key, accesskey, authorization or credential, in one pass.
-func hasSensitiveSubstring(n string) bool {
-	for i := 0; i < len(n); i++ {
-		rest := n[i:]
-		switch n[i] {
-		case 'p':
-			if strings.HasPrefix(rest, "passw") || strings.HasPrefix(rest, "passphrase") ||
-				strings.HasPrefix(rest, "private_key") || strings.HasPrefix(rest, "privatekey") {
-				return true
-			}
-		case 'a':
-			if strings.HasPrefix(rest, "api_key") || strings.HasPrefix(rest, "apikey") ||
-				strings.HasPrefix(rest, "access_key") || strings.HasPrefix(rest, "accesskey") ||
-				strings.HasPrefix(rest, "authorization") {
-				return true
-			}
-		case 'c':
-			if strings.HasPrefix(rest, "client_secret") || strings.HasPrefix(rest, "credential") {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// hasSensitiveWord reports whether one of the _-separated words of the
-// normalized key is secret, secrets, token, cookie, cookies or pwd.
-func hasSensitiveWord(n string) bool {
-	for start := 0; start < len(n); {
-		end := strings.IndexByte(n[start:], '_')
-		if end < 0 {
-			end = len(n)
-		} else {
-			end += start
-		}
-		switch n[start:end] {
-		case "secret", "secrets", "token", "cookie", "cookies", "pwd":
-			return true
-		}
-		start = end + 1
-	}
-	return false
 }
 
 // Character classes used to find word boundaries in keys.

@@ -13,7 +13,7 @@ func TestSensitiveKey(t *testing.T) {
 		"privateKey", "private_key", "PRIVATE-KEY", "ssh_private_key", "privatekey",
 		"clientSecret", "client_secret", "CLIENT-SECRET", "secret", "Secret", "secrets", "webhook_secret",
 		"AWS_SECRET_ACCESS_KEY", "aws_access_key_id", "accessKey", "accesskey",
-		"token", "github_token", "access_token", "refreshToken", "refresh_token", "id-token", "token_count", "oauth2Token",
+		"token", "github_token", "access_token", "refreshToken", "refresh_token", "id-token", "oauth2Token", "password_hint", "token_hash", "reset_password_token", "secret_url", "token_endpoint",
 		"authorization", "Authorization", "proxy-authorization",
 		"cookie", "Cookie", "set_cookie", "Set-Cookie", "cookies",
 		"credentials", "credential", "aws.credentials", "gcpCredentialsJson",
@@ -28,6 +28,11 @@ func TestSensitiveKey(t *testing.T) {
 		"max_tokens", "maxTokens", "secretary", "tokenizer", "image", "username", "key", "name", "override",
 		"override_preflight", "replicas", "diff", "from", "to", "email", "ip", "user_agent", "schedule",
 		"timezone", "registry", "url", "value", "env", "passage", "keyboard", "", "_", "Ñame", "tokens",
+		// the name says the value is about the secret, not the secret
+		"token_count", "password_policy", "passwordPolicy", "min_password_length", "password_min_length",
+		"token_ttl", "tokenExpiresAt", "token_expires_in", "secret_name", "secretName", "cookie_domain",
+		"token_type", "api_key_created_at", "password_changed_at", "has_password", "is_token_valid",
+		"num_secrets", "secret_rotation_days",
 	}
 	for _, k := range benign {
 		if redact.SensitiveKey(k) {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -21,9 +23,12 @@ var errCycle = errors.New("redact: cyclic metadata")
 // Metadata returns a redacted deep copy of m for an entry of the given action; m is not modified.
 //
 // The expected values are those of encoding/json with UseNumber: maps, slices,
-// strings, json.Number, bool and nil. Other numbers pass through; any other
-// type is converted through encoding/json first and becomes Redacted if that
-// fails. A nil map gives an empty map. Metadata is idempotent.
+// strings, json.Number, bool and nil. Keys are checked like values (see
+// rekey), and numbers too, json.Number or any Go integer or float type: one
+// that the value patterns change (a CPF, a card, a phone number sent as a
+// number) becomes the redacted string. Any other type is converted through
+// encoding/json first and becomes Redacted if that fails. A nil map gives an
+// empty map. Metadata is idempotent.
 func Metadata(action string, m map[string]any) map[string]any {
 	if m == nil {
 		return map[string]any{}
@@ -124,11 +129,82 @@ func (w *walker) object(m map[string]any) map[string]any {
 			namesSecret(m["Name"]) || namesSecret(m["Key"])
 	}
 	out := make(map[string]any, len(m))
+	var renames []rename
 	for k, v := range m {
-		out[k] = w.field(k, v, secretValue)
+		to := keyText(k)
+		out[k] = w.field(k, to, v, secretValue)
+		renames = noteRename(renames, k, to)
 	}
+	rekey(out, renames)
 	w.leaveMap(m)
 	return out
+}
+
+// rename is a key that the value patterns change.
+type rename struct{ from, to string }
+
+// keyText returns k with the value patterns applied: keys are checked like
+// values. A key of fewer than 20 lowercase letters and "_" cannot hold any
+// pattern and is not scanned.
+func keyText(k string) string {
+	if len(k) < 20 && plainKey(k) {
+		return k
+	}
+	return String(k)
+}
+
+// noteRename appends {k, to} to renames when the key changes.
+func noteRename(renames []rename, k, to string) []rename {
+	if to != k {
+		renames = append(renames, rename{k, to})
+	}
+	return renames
+}
+
+// noteKey appends k to renames when the value patterns change it.
+func noteKey(renames []rename, k string) []rename {
+	return noteRename(renames, k, keyText(k))
+}
+
+// plainKey reports whether k is only lowercase ASCII letters and "_".
+func plainKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; (c < 'a' || c > 'z') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// rekey moves the value of each renamed key of out to its redacted key. When
+// that key is taken (two e-mails give the same "[REDACTED:email]"), it gets
+// " (2)", " (3)", ...; renames are applied in the order of the original keys,
+// so the result does not depend on the order of map iteration.
+func rekey(out map[string]any, renames []rename) {
+	if len(renames) == 0 {
+		return
+	}
+	slices.SortFunc(renames, func(a, b rename) int { return strings.Compare(a.from, b.from) })
+	var next map[string]int // the next suffix to try for each redacted key (no quadratic search)
+	for _, r := range renames {
+		v := out[r.from]
+		delete(out, r.from)
+		to := r.to
+		if _, taken := out[to]; taken {
+			if next == nil {
+				next = map[string]int{}
+			}
+			i := max(next[r.to], 2)
+			for ; ; i++ {
+				to = r.to + " (" + strconv.Itoa(i) + ")"
+				if _, taken := out[to]; !taken {
+					break
+				}
+			}
+			next[r.to] = i + 1
+		}
+		out[to] = v
+	}
 }
 
 // namesSecret reports whether v is a string that SensitiveKey accepts, before
@@ -139,10 +215,16 @@ func namesSecret(v any) bool {
 	return ok && (SensitiveKey(s) || SensitiveKey(String(s)))
 }
 
-// field redacts the value v found under key k; secretValue says that the
-// value, old_value, new_value, previous_value and values keys are secrets.
-func (w *walker) field(k string, v any, secretValue bool) any {
+// field redacts the value v found under key k, which reads "to" once
+// redacted; secretValue says that the value, old_value, new_value,
+// previous_value and values keys are secrets. A key names a secret if it
+// does before or after redaction ("AKIA..." becomes "[REDACTED:aws_access_key]"),
+// so that redacting the output again changes nothing.
+func (w *walker) field(k, to string, v any, secretValue bool) any {
 	c := classifyKey(k)
+	if to != k && !c.sensitive {
+		c.sensitive = SensitiveKey(to)
+	}
 	switch {
 	case c.sensitive, secretValue && c.envValue:
 		return w.redactAll(v)
@@ -152,16 +234,29 @@ func (w *walker) field(k string, v any, secretValue bool) any {
 	return w.value(v)
 }
 
-// value applies the value patterns to every string inside v.
+// value applies the value patterns to every string and number inside v.
 func (w *walker) value(v any) any {
 	switch x := v.(type) {
-	case nil, bool, json.Number, float64, float32, int, int64, int32, int16, int8, uint, uint64, uint32, uint16, uint8:
+	case nil, bool:
 		return v
 	case string:
 		if r := String(x); r != x {
 			return r
 		}
 		return v // the original interface value: no new allocation
+	case json.Number:
+		if r, ok := redactNumber(string(x)); ok {
+			return r
+		}
+		return v
+	case float64, float32, int, int64, int32, int16, int8, uint, uint64, uint32, uint16, uint8:
+		var buf [32]byte
+		if text, ok := appendNumber(buf[:0], x); ok && len(text) >= minNumberDigits {
+			if r, ok := redactNumber(string(text)); ok {
+				return r
+			}
+		}
+		return v
 	case map[string]any:
 		return w.object(x)
 	case []any:
@@ -189,10 +284,18 @@ func (w *walker) redactAll(v any) any {
 		return Redacted
 	case map[string]any:
 		w.enterMap(v)
+		pair := isPair(v)
 		out := make(map[string]any, len(v))
+		var renames []rename
 		for k, x := range v {
-			out[k] = w.redactAll(x)
+			if pair && isNameKey(k) {
+				out[k] = w.value(x) // the name of a secret is not the secret
+			} else {
+				out[k] = w.redactAll(x)
+			}
+			renames = noteKey(renames, k)
 		}
+		rekey(out, renames)
 		w.leaveMap(v)
 		return out
 	case []any:
@@ -210,6 +313,35 @@ func (w *walker) redactAll(v any) any {
 	return Redacted
 }
 
+// isPair reports whether m is a name/value pair: {"name" or "key": "...",
+// "value" or "valueFrom": ...}, such as a Kubernetes environment variable.
+func isPair(m map[string]any) bool {
+	_, name := m["name"].(string)
+	if !name {
+		_, name = m["key"].(string)
+	}
+	if !name {
+		_, name = m["Name"].(string)
+	}
+	if !name {
+		_, name = m["Key"].(string)
+	}
+	if !name {
+		return false
+	}
+	_, value := m["value"]
+	if !value {
+		_, value = m["Value"]
+	}
+	if !value {
+		_, value = m["valueFrom"]
+	}
+	return value
+}
+
+// isNameKey reports whether k holds the name of a name/value pair.
+func isNameKey(k string) bool { return k == "name" || k == "key" || k == "Name" || k == "Key" }
+
 // env redacts the variables under an env/environment/variables key: an object
 // maps names to values (values redacted, names kept), an array holds
 // Kubernetes-style {"name", "value", "valueFrom"} objects or NAME=value
@@ -218,15 +350,21 @@ func (w *walker) redactAll(v any) any {
 func (w *walker) env(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
+		if isPair(v) {
+			return w.envVar(v) // one variable: "env": {"name": "DB_PASSWORD", "value": "..."}
+		}
 		w.enterMap(v)
 		out := make(map[string]any, len(v))
+		var renames []rename
 		for k, x := range v {
 			if list, ok := x.([]any); ok {
 				out[k] = w.envList(list) // e.g. {"from": [...], "to": [...]}
 			} else {
 				out[k] = w.redactAll(x)
 			}
+			renames = noteKey(renames, k)
 		}
+		rekey(out, renames)
 		w.leaveMap(v)
 		return out
 	case []any:
@@ -266,16 +404,20 @@ func (w *walker) envVar(m map[string]any) map[string]any {
 	}
 	w.enterMap(m)
 	out := make(map[string]any, len(m))
+	var renames []rename
 	for k, x := range m {
+		to := keyText(k)
 		switch k {
-		case "value":
+		case "value", "Value":
 			out[k] = w.redactAll(x)
 		case "valueFrom":
 			out[k] = w.patterns(x)
 		default:
-			out[k] = w.field(k, x, w.envAction)
+			out[k] = w.field(k, to, x, w.envAction)
 		}
+		renames = noteRename(renames, k, to)
 	}
+	rekey(out, renames)
 	w.leaveMap(m)
 	return out
 }
@@ -286,9 +428,12 @@ func (w *walker) patterns(v any) any {
 	case map[string]any:
 		w.enterMap(v)
 		out := make(map[string]any, len(v))
+		var renames []rename
 		for k, x := range v {
 			out[k] = w.patterns(x)
+			renames = noteKey(renames, k)
 		}
+		rekey(out, renames)
 		w.leaveMap(v)
 		return out
 	case []any:
@@ -303,14 +448,36 @@ func (w *walker) patterns(v any) any {
 	return w.value(v)
 }
 
-// envString redacts the value of a NAME=value string, keeping the name; a
-// string without "=" is a bare value and is redacted whole.
+// envString redacts the value of a NAME=value string, keeping the name. A
+// string without "=" that is a variable's name (upper case letters, digits
+// and "_", as in Docker's ["DEBUG=1", "HOME"], where HOME is passed through
+// from the host) is kept, unless it holds a pattern (AKIA...); any other
+// string is a bare value, redacted whole.
 func envString(s string) string {
 	name, _, ok := strings.Cut(s, "=")
 	if !ok {
+		if isEnvName(s) && String(s) == s {
+			return s
+		}
 		return Redacted
 	}
 	return String(name) + "=" + Redacted
+}
+
+// isEnvName reports whether s reads as an environment variable's name:
+// [A-Z_][A-Z0-9_]* with at least one letter.
+func isEnvName(s string) bool {
+	letter := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'A' <= c && c <= 'Z':
+			letter = true
+		case c == '_', i > 0 && isDigit(c):
+		default:
+			return false
+		}
+	}
+	return letter
 }
 
 // normalize converts a value of any other type into the types encoding/json

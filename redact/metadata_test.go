@@ -3,6 +3,7 @@ package redact_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -143,5 +144,31 @@ func TestMetadata_cycle(t *testing.T) {
 	want := map[string]any{"name": redact.Redacted, "self": redact.Redacted}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+// Keys are checked like values; keys that redact alike stay distinct, named
+// in the order of the original keys whatever the map's iteration order, and
+// many of them cost linear time.
+func TestMetadata_keys(t *testing.T) {
+	in := map[string]any{"b@y.com": 2, "a@x.com": 1, "[REDACTED:email]": 0, "key.owner@example.net": "x", "region": "sa-east-1"}
+	want := map[string]any{"[REDACTED:email]": 0, "[REDACTED:email] (2)": 1, "[REDACTED:email] (3)": 2, "[REDACTED:email] (4)": "x", "region": "sa-east-1"}
+	for range 20 {
+		if got := redact.Metadata("project.update", in); !reflect.DeepEqual(got, want) {
+			t.Fatalf("got %v\nwant %v", got, want)
+		}
+	}
+	many := map[string]any{}
+	for i := range 6000 {
+		many[fmt.Sprintf("u%d@acme.com.br", i)] = i
+	}
+	got := redact.Metadata("project.update", many)
+	if len(got) != len(many) {
+		t.Fatalf("%d keys out of %d", len(got), len(many))
+	}
+	for k := range got {
+		if strings.Contains(k, "@") {
+			t.Fatalf("key %q survived", k)
+		}
 	}
 }

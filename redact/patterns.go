@@ -29,6 +29,21 @@ func String(s string) string {
 	return s
 }
 
+// Detect returns the kind of the first value pattern found in s (see Kinds),
+// without saying where: String(s) differs from s exactly when Detect finds
+// one. It is how a field that must not hold PII at all (an actor id) is
+// checked; "ip" means an address that anonymization would change.
+func Detect(s string) (kind string, found bool) {
+	f := scanFeatures(s)
+	for i := range detectors {
+		d := &detectors[i]
+		if d.maybe(s, f) && len(d.find(s)) > 0 {
+			return d.kind, true
+		}
+	}
+	return "", false
+}
+
 // span is one replacement: s[start:end] becomes repl.
 type span struct {
 	start, end int

@@ -4,9 +4,12 @@ import "strings"
 
 // Phone numbers: international "+<country> ..." (8-15 digits, separated by
 // spaces, dots, dashes or parentheses), "(11) 91234-5678", "(555) 123-4567",
-// "555-123-4567", "555.123.4567" and "11 91234-5678". Hand-written: nearly
-// every string has digits and dashes (dates, versions, UUIDs), and each
-// candidate is decided from a few bytes.
+// "555-123-4567", "555.123.4567", "11 91234-5678", "11 9 1234-5678" and
+// "11 91234 5678", and Brazilian mobile numbers written as bare digits with a
+// real area code: 11912345678, 011912345678, 5511912345678. Bare landlines
+// (10 digits) are not matched: they read like Unix timestamps (1734567890).
+// Hand-written: nearly every string has digits and dashes (dates, versions,
+// UUIDs), and each candidate is decided from a few bytes.
 
 // findPhones finds the phone numbers in s that stand alone.
 func findPhones(s string) []span {
@@ -99,18 +102,72 @@ func matchLocal(s string, i, minDigits, maxDigits int) int {
 	return -1
 }
 
-// matchNationalPhone matches 555-123-4567, 555.123.4567 and 11 91234-5678 /
-// 11 3456-7890 at s[i:].
+// matchNationalPhone matches 555-123-4567, 555.123.4567, 11 91234-5678 /
+// 11 3456-7890 / 11 9 1234-5678 / 11 91234 5678 and bare Brazilian mobile
+// numbers at s[i:].
 func matchNationalPhone(s string, i int) int {
 	switch {
-	case matchShape(s, i, "ddd-ddd-dddd"), matchShape(s, i, "ddd.ddd.dddd"):
-		return i + 12
-	case matchShape(s, i, "dd 9dddd-dddd"):
-		return i + 13
-	case matchShape(s, i, "dd dddd-dddd"):
-		return i + 12
+	case after(s, i+2) == ' ':
+		switch {
+		case matchShape(s, i, "dd 9dddd-dddd"), matchShape(s, i, "dd 9dddd dddd"):
+			return i + 13
+		case matchShape(s, i, "dd 9 dddd-dddd"), matchShape(s, i, "dd 9 dddd dddd"):
+			return i + 14
+		case matchShape(s, i, "dd dddd-dddd"):
+			return i + 12
+		}
+	case after(s, i+3) == '-' || after(s, i+3) == '.':
+		if matchShape(s, i, "ddd-ddd-dddd") || matchShape(s, i, "ddd.ddd.dddd") {
+			return i + 12
+		}
+	default:
+		return matchBareMobile(s, i)
 	}
 	return -1
+}
+
+// matchBareMobile matches a Brazilian mobile number written as bare digits:
+// an area code, 9 and 8 digits, optionally after the trunk prefix 0 or the
+// country code 55 (11912345678, 011912345678, 5511912345678).
+func matchBareMobile(s string, i int) int {
+	end := digitRun(s, i)
+	d := s[i:end]
+	switch len(d) {
+	case 12:
+		if d[0] != '0' {
+			return -1
+		}
+		d = d[1:]
+	case 13:
+		if d[:2] != "55" {
+			return -1
+		}
+		d = d[2:]
+	case 11:
+	default:
+		return -1
+	}
+	if d[2] != '9' || !areaCode(d[:2]) {
+		return -1
+	}
+	return end
+}
+
+// areaCode reports whether the two digits are a Brazilian area code (DDD).
+func areaCode(dd string) bool {
+	switch dd[0] {
+	case '1', '4', '6', '8', '9':
+		return dd[1] != '0'
+	case '2':
+		return strings.IndexByte("12478", dd[1]) >= 0
+	case '3':
+		return strings.IndexByte("1234578", dd[1]) >= 0
+	case '5':
+		return strings.IndexByte("1345", dd[1]) >= 0
+	case '7':
+		return strings.IndexByte("134579", dd[1]) >= 0
+	}
+	return false
 }
 
 // validPhone keeps phone matches that stand alone: not inside a longer number,

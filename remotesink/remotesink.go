@@ -26,7 +26,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/client"
-	"github.com/guaracloud/auditlog/redact"
 	"github.com/guaracloud/auditlog/spool"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -139,21 +138,13 @@ func New(cfg Config) (*Sink, error) {
 }
 
 // Record makes the event durable in the spool and returns; delivery happens
-// later. It redacts the metadata and anonymizes the address again (a caller
-// other than the interceptor may not have), fills in a missing id and time
-// (fixed now, so a resend is the same event), and refuses an invalid event,
-// which the service would refuse forever.
+// later. It fills in a missing id and time (fixed now, so a resend is the
+// same event) and sanitizes the event again (auditlog.Sanitize: a caller
+// other than the interceptor may not have), refusing an invalid one, which
+// the service would refuse forever.
 func (s *Sink) Record(ctx context.Context, e auditlog.Event) error {
 	if s.closed.Load() {
 		return fmt.Errorf("remotesink.Record: %w", ErrClosed)
-	}
-	e.Metadata = redact.Metadata(e.Action, e.Metadata)
-	if e.IP != nil {
-		ip, err := redact.IP(*e.IP)
-		if err != nil {
-			return fmt.Errorf("remotesink.Record: %w", auditlog.ParamError("ip", "ip must be an IPv4 or IPv6 address"))
-		}
-		e.IP = &ip
 	}
 	if e.ID == "" {
 		id, err := uuid.NewV7()
@@ -165,10 +156,10 @@ func (s *Sink) Record(ctx context.Context, e auditlog.Event) error {
 	if e.OccurredAt.IsZero() {
 		e.OccurredAt = s.cfg.Now()
 	}
-	if err := e.Validate(""); err != nil {
+	e, err := auditlog.Sanitize(e, "")
+	if err != nil {
 		return fmt.Errorf("remotesink.Record: %w", err)
 	}
-	e.Normalize()
 	if err := s.append(ctx, e); err != nil {
 		return fmt.Errorf("remotesink.Record: %w", err)
 	}

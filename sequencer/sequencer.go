@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/guaracloud/auditlog"
-	"github.com/guaracloud/auditlog/redact"
 )
 
 // Observer is told about every group commit (metrics).
@@ -216,20 +215,12 @@ func prepare(events []auditlog.Event, now time.Time) ([]auditlog.Pending, []int,
 	return pending, index, nil
 }
 
-// sanitize validates one event and turns it into a pending entry with its
-// metadata redacted and its address anonymized (defaults not yet applied).
+// sanitize validates and redacts one event (auditlog.Sanitize) and turns it
+// into a pending entry (defaults not yet applied).
 func sanitize(e auditlog.Event, prefix string) (auditlog.Pending, error) {
-	if err := e.Validate(prefix); err != nil {
+	e, err := auditlog.Sanitize(e, prefix)
+	if err != nil {
 		return auditlog.Pending{}, err
-	}
-	e.Normalize()
-	e.Metadata = redact.Metadata(e.Action, e.Metadata)
-	if e.IP != nil {
-		ip, err := redact.IP(*e.IP)
-		if err != nil {
-			return auditlog.Pending{}, auditlog.ParamError(prefix+"ip", "ip must be an IPv4 or IPv6 address")
-		}
-		e.IP = &ip
 	}
 	return auditlog.Pending{
 		Fingerprint: e.Fingerprint(),

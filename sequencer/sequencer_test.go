@@ -115,3 +115,32 @@ func TestRedactsAndAnonymizesBeforeStoring(t *testing.T) {
 		t.Fatalf("defaults or anonymization missing: %s", raw)
 	}
 }
+
+// Every field goes through auditlog.Sanitize: the resource id, project id
+// and user agent are redacted, and a batch holding a PII actor id is
+// refused whole, naming the event at fault.
+func TestSanitizesEveryField(t *testing.T) {
+	s := open(t)
+	seq := sequencer.New(s, sequencer.Options{})
+	defer seq.Close(context.Background())
+	project, ua := "prj_web", "bot/1.0 (+55 11 91234-5678)"
+	ev := auditlog.Event{Action: "project.member.invite", ResourceType: "project_member", ResourceID: "maria@acme.com.br",
+		ActorID: "usr_ana", ProjectID: &project, UserAgent: &ua, Outcome: auditlog.Success,
+		Metadata: map[string]any{"ana@acme.com.br": "admin"}}
+	out, err := seq.Append(context.Background(), []auditlog.Event{ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw := string(out[0].Canonical); strings.Contains(raw, "@acme") || strings.Contains(raw, "91234") {
+		t.Fatalf("PII stored: %s", raw)
+	}
+	batch := []auditlog.Event{ev, ev, ev, ev}
+	batch[3].ActorID = "ana@acme.com.br"
+	if _, err := seq.Append(context.Background(), batch); auditlog.ErrorParam(err) != "events[3].actor_id" {
+		t.Fatalf("got %v, want a 400 naming events[3].actor_id", err)
+	}
+	page, err := s.Query(context.Background(), auditlog.UserScope("usr_ana"), auditlog.Query{Limit: 10})
+	if err != nil || len(page.Entries) != 1 {
+		t.Fatalf("%d entries stored (%v), want only the first append's", len(page.Entries), err)
+	}
+}

@@ -30,10 +30,16 @@ type testServer struct {
 // MustStart starts Main and makes a writer token.
 func MustStart(t *testing.T) *testServer {
 	t.Helper()
+	return MustStartDB(t, filepath.Join(t.TempDir(), "audit.db"))
+}
+
+// MustStartDB starts Main on db (a SQLite path or a postgres:// URL) and makes a writer token.
+func MustStartDB(t *testing.T, db string) *testServer {
+	t.Helper()
 	logs := &syncbuf.Buffer{}
 	m := &Main{
 		Addr:   "127.0.0.1:0",
-		DB:     filepath.Join(t.TempDir(), "audit.db"),
+		DB:     db,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if err := m.Start(context.Background()); err != nil {

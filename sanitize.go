@@ -1,0 +1,99 @@
+package auditlog
+
+import (
+	"encoding/json"
+	"unicode/utf8"
+
+	"github.com/guaracloud/auditlog/redact"
+)
+
+// Sanitize turns an event into what may be stored: it validates it
+// (Validate, with param names prefixed by prefix), normalizes it (Normalize),
+// redacts its metadata (values, keys and numbers, see redact.Metadata), its
+// resource_id, project_id and user_agent (the same value patterns: a resource
+// id that is an e-mail is stored as "[REDACTED:email]", since the mutation
+// happened), and anonymizes its ip (redact.IP). An actor_id that is itself
+// personal data (an e-mail, a CPF, a phone number...) is refused: it is the
+// platform's account id, and it scopes who may read the entry.
+//
+// Every writer calls it (the interceptor, the remote sink, the sequencer), and
+// its output passes it again unchanged, so an event sanitized in the platform
+// is never refused by the service. Defaults (id, occurred_at) are the
+// caller's. Errors are *Error invalid_parameter naming the field, and never
+// carry the value at fault.
+func Sanitize(e Event, prefix string) (Event, error) {
+	if err := e.Validate(prefix); err != nil {
+		return Event{}, err
+	}
+	if err := CheckActorID(e.ActorID, prefix); err != nil {
+		return Event{}, err
+	}
+	e.ResourceID = redactRef(e.ResourceID)
+	if e.ProjectID != nil {
+		p := redactRef(*e.ProjectID)
+		e.ProjectID = &p
+	}
+	if e.UserAgent != nil {
+		ua := redact.String(*e.UserAgent) // before Normalize cuts it: never half a secret
+		e.UserAgent = &ua
+	}
+	e.Normalize()
+	e.Metadata = redact.Metadata(e.Action, e.Metadata)
+	var size byteCounter // a replacement can be longer than what it replaces
+	if err := json.NewEncoder(&size).Encode(e.Metadata); err != nil || size-1 > MaxMetadataSize {
+		return Event{}, ParamError(prefix+"metadata", "metadata must be at most %d bytes encoded once redacted", MaxMetadataSize)
+	}
+	if e.IP != nil {
+		ip, err := redact.IP(*e.IP)
+		if err != nil {
+			return Event{}, ParamError(prefix+"ip", "ip must be an IPv4 or IPv6 address")
+		}
+		e.IP = &ip
+	}
+	return e, nil
+}
+
+// byteCounter is an io.Writer that counts what it is given.
+type byteCounter int
+
+func (c *byteCounter) Write(p []byte) (int, error) {
+	*c += byteCounter(len(p))
+	return len(p), nil
+}
+
+// CheckActorID refuses an actor id that is itself personal data or a secret
+// (an e-mail, a CPF, a CNPJ, a phone or card number, an IP address, a token:
+// anything redact.Detect finds), as an invalid_parameter error naming
+// prefix+"actor_id" that says which kind it looks like, never the value.
+func CheckActorID(id, prefix string) error {
+	if kind, found := redact.Detect(id); found {
+		return ParamError(prefix+"actor_id",
+			"actor_id must be the platform's account id, not personal data (it holds what looks like: %s)", kind)
+	}
+	return nil
+}
+
+// redactRef applies the value patterns to a resource or project id and keeps
+// it within MaxRefLen (a replacement can be longer than what it replaces),
+// redacting again what a cut could expose, so that the result is a fixpoint.
+func redactRef(s string) string {
+	r := redact.String(s)
+	for range 3 {
+		if len(r) <= MaxRefLen {
+			return r
+		}
+		r = redact.String(cutUTF8(r, MaxRefLen))
+	}
+	return cutUTF8(r, MaxRefLen)
+}
+
+// cutUTF8 cuts s to at most n bytes, at a rune boundary.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
