@@ -37,6 +37,9 @@ type Store interface {
 // DefaultMaxBodyBytes is the request body limit used when Config.MaxBodyBytes is zero.
 const DefaultMaxBodyBytes = 4 << 20
 
+// DefaultRequestTimeout is the deadline of a request when Config.RequestTimeout is zero.
+const DefaultRequestTimeout = 5 * time.Second
+
 // Config holds what a Server needs; Store and Writer are required.
 type Config struct {
 	Store        Store                // reads, project owners, tokens and the cursor key
@@ -50,6 +53,10 @@ type Config struct {
 	// Integrity signs checkpoints and exports; the Store must then also be a
 	// bundle.Source. Nil answers 503 on the tamper-evidence routes.
 	Integrity *integrity.Checkpointer
+	// RequestTimeout is every request's deadline, store calls included; past
+	// it the answer is 503 unavailable. The export, long by nature, gets it
+	// per store call instead. 0 means DefaultRequestTimeout.
+	RequestTimeout time.Duration
 }
 
 // Server serves the audit log's HTTP API.
@@ -59,6 +66,7 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	maxBody  int64
+	timeout  time.Duration
 	limiter  *rateLimiter
 	metrics  *Metrics
 	cursors  *cursorCodec
@@ -84,6 +92,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("api.New: MaxBodyBytes %d is negative", cfg.MaxBodyBytes)
 	}
+	if cfg.RequestTimeout < 0 {
+		return nil, fmt.Errorf("api.New: RequestTimeout %s is negative", cfg.RequestTimeout)
+	}
 	if cfg.RateLimit < 0 {
 		return nil, fmt.Errorf("api.New: RateLimit %g is negative", cfg.RateLimit)
 	}
@@ -93,6 +104,7 @@ func New(cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		now:     cfg.Now,
 		maxBody: cfg.MaxBodyBytes,
+		timeout: cfg.RequestTimeout,
 		metrics: cfg.Metrics,
 	}
 	if s.log == nil {
@@ -110,6 +122,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.maxBody == 0 {
 		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.timeout == 0 {
+		s.timeout = DefaultRequestTimeout
 	}
 	if s.metrics == nil {
 		m, err := newMetrics(cfg.Registry)

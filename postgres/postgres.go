@@ -129,15 +129,21 @@ func (s *Store) Close() error {
 
 // Ping checks that the database answers (readiness): it fails while the
 // database is unreachable and succeeds again once the pool reconnects.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) (err error) {
+	defer classify(&err)
 	if err := s.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("postgres.Ping: %w", err)
 	}
 	return nil
 }
 
+// classify makes the error an exported method returns an *auditlog.Error:
+// every exported method defers it (see auditlog.StoreError).
+func classify(err *error) { *err = auditlog.StoreError(*err) }
+
 // Secret returns the named secret, creating it with size random bytes the first time.
-func (s *Store) Secret(ctx context.Context, name string, size int) ([]byte, error) {
+func (s *Store) Secret(ctx context.Context, name string, size int) (_ []byte, err error) {
+	defer classify(&err)
 	fresh := make([]byte, size)
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, fmt.Errorf("postgres.Secret: %w", err)

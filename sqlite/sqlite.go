@@ -79,8 +79,13 @@ func (s *Store) Close() error {
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 
+// classify makes the error an exported method returns an *auditlog.Error:
+// every exported method defers it (see auditlog.StoreError).
+func classify(err *error) { *err = auditlog.StoreError(*err) }
+
 // Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) (err error) {
+	defer classify(&err)
 	var one int
 	if err := s.read.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
 		return fmt.Errorf("sqlite.Ping: %w", err)
@@ -89,7 +94,8 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Secret returns the named secret, creating it with size random bytes the first time.
-func (s *Store) Secret(ctx context.Context, name string, size int) ([]byte, error) {
+func (s *Store) Secret(ctx context.Context, name string, size int) (_ []byte, err error) {
+	defer classify(&err)
 	fresh := make([]byte, size)
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, fmt.Errorf("sqlite.Secret: %w", err)
