@@ -23,6 +23,8 @@ import (
 // Writer appends batches of events; it validates, redacts and sequences them (package sequencer implements it).
 type Writer interface {
 	Append(ctx context.Context, events []auditlog.Event) ([]auditlog.Entry, error)
+	// Ready reports whether appends can be committed now (GET /readyz).
+	Ready(ctx context.Context) error
 }
 
 // Store is the part of auditlog.Store the API reads from: scoped reads, project owners, tokens, secrets and a liveness probe.

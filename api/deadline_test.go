@@ -32,7 +32,8 @@ func (stuckWriter) Ready(ctx context.Context) error {
 }
 
 // Every request has a deadline: a write whose commit does not come answers
-// 503 unavailable when it passes, never a 500 and never a hang.
+// 503 unavailable when it passes, never a 500 and never a hang, and /readyz
+// answers within its own.
 func TestRequestDeadlineIs503(t *testing.T) {
 	ts := mustServer(t, func(c *api.Config) { c.Writer, c.RequestTimeout = stuckWriter{}, 200*time.Millisecond })
 	res := ts.post(t, event("evt-1", "service.update", "usr_ana", "", ts.now))
@@ -40,6 +41,7 @@ func TestRequestDeadlineIs503(t *testing.T) {
 	if !strings.Contains(string(res.Body), "deadline") {
 		t.Fatalf("the answer does not say the deadline passed: %s", res.Body)
 	}
+	wantError(t, ts.do(t, "GET", "/readyz", "", nil), http.StatusServiceUnavailable, auditlog.EUnavailable, "")
 }
 
 // slowPages is the SQLite store with each page an export reads taking pause:

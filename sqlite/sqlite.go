@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/guaracloud/auditlog"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -82,6 +83,19 @@ func (s *Store) Close() error {
 // classify makes the error an exported method returns an *auditlog.Error:
 // every exported method defers it (see auditlog.StoreError).
 func classify(err *error) { *err = auditlog.StoreError(*err) }
+
+// ProbeWrite rewrites the one row of write_probe with size bytes of payload,
+// on the write connection (queued behind commits, synced like them): it
+// fails when a commit of that size would, for a full disk, a lock held
+// elsewhere or a closed database.
+func (s *Store) ProbeWrite(ctx context.Context, size int) (err error) {
+	defer classify(&err)
+	if _, err := s.write.ExecContext(ctx, `UPDATE write_probe SET probed_us = ?, payload = zeroblob(?) WHERE id = 1`,
+		time.Now().UnixMicro(), max(size, 0)); err != nil {
+		return fmt.Errorf("sqlite.ProbeWrite: %w", err)
+	}
+	return nil
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) (err error) {
