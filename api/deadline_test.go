@@ -38,7 +38,7 @@ func (stuckWriter) Ready(ctx context.Context) error {
 // 503 unavailable when it passes, never a 500 and never a hang, and /readyz
 // answers within its own.
 func TestRequestDeadlineIs503(t *testing.T) {
-	ts := mustServer(t, func(c *api.Config) { c.Writer, c.RequestTimeout = stuckWriter{}, 200*time.Millisecond })
+	ts := mustServer(t, func(c *api.Config) { c.Writer, c.RequestTimeout = stuckWriter{}, time.Second })
 	res := ts.post(t, event("evt-1", "service.update", "usr_ana", "", ts.now))
 	wantError(t, res, http.StatusServiceUnavailable, auditlog.EUnavailable, "")
 	if !strings.Contains(string(res.Body), "deadline") {

@@ -286,7 +286,7 @@ func TestPostgresCutOff(t *testing.T) {
 	u, _ := url.Parse(dsn)
 	proxy := pgtest.NewProxy(t, u.Host)
 	t.Chdir(t.TempDir()) // the signing key's default place
-	const deadline = 500 * time.Millisecond
+	const deadline = time.Second
 	ts := startMain(t, &Main{DB: proxy.Through(dsn), RequestTimeout: deadline, CheckpointEvery: 20 * time.Millisecond})
 	ana := ts.token(auditlog.UserToken, "usr_ana")
 	browser := signIn(t, ts.URL(), ana)
