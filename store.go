@@ -24,6 +24,10 @@ type CommitResult struct {
 // the whole group commits in one transaction, with dense seqs in commit order.
 type Appender interface {
 	Commit(ctx context.Context, batches [][]Pending, receivedAt time.Time) ([]CommitResult, error)
+	// ProbeWrite commits a write of its own of about size bytes (never an
+	// entry), proving that a commit that large can succeed now: readiness
+	// asks it when no commit ran lately, or to see a failed commit's size fit.
+	ProbeWrite(ctx context.Context, size int) error
 }
 
 // Reader serves scoped reads. A user scope sees only the user's own entries;

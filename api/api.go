@@ -23,6 +23,8 @@ import (
 // Writer appends batches of events; it validates, redacts and sequences them (package sequencer implements it).
 type Writer interface {
 	Append(ctx context.Context, events []auditlog.Event) ([]auditlog.Entry, error)
+	// Ready reports whether appends can be committed now (GET /readyz).
+	Ready(ctx context.Context) error
 }
 
 // Store is the part of auditlog.Store the API reads from: scoped reads, project owners, tokens, secrets and a liveness probe.
@@ -37,6 +39,9 @@ type Store interface {
 // DefaultMaxBodyBytes is the request body limit used when Config.MaxBodyBytes is zero.
 const DefaultMaxBodyBytes = 4 << 20
 
+// DefaultRequestTimeout is the deadline of a request when Config.RequestTimeout is zero.
+const DefaultRequestTimeout = 5 * time.Second
+
 // Config holds what a Server needs; Store and Writer are required.
 type Config struct {
 	Store        Store                 // reads, project owners, tokens and the cursor key
@@ -50,6 +55,10 @@ type Config struct {
 	// Integrity signs checkpoints and exports; the Store must then also be a
 	// bundle.Source. Nil answers 503 on the tamper-evidence routes.
 	Integrity *integrity.Checkpointer
+	// RequestTimeout is every request's deadline, store calls included; past
+	// it the answer is 503 unavailable. The export, long by nature, gets it
+	// per store call instead. 0 means DefaultRequestTimeout.
+	RequestTimeout time.Duration
 }
 
 // Server serves the audit log's HTTP API.
@@ -59,6 +68,7 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	maxBody  int64
+	timeout  time.Duration
 	limiter  *rateLimiter
 	metrics  *Metrics
 	cursors  *cursorCodec
@@ -84,6 +94,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("api.New: MaxBodyBytes %d is negative", cfg.MaxBodyBytes)
 	}
+	if cfg.RequestTimeout < 0 {
+		return nil, fmt.Errorf("api.New: RequestTimeout %s is negative", cfg.RequestTimeout)
+	}
 	if cfg.RateLimit < 0 {
 		return nil, fmt.Errorf("api.New: RateLimit %g is negative", cfg.RateLimit)
 	}
@@ -93,6 +106,7 @@ func New(cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		now:     cfg.Now,
 		maxBody: cfg.MaxBodyBytes,
+		timeout: cfg.RequestTimeout,
 		metrics: cfg.Metrics,
 	}
 	if s.log == nil {
@@ -110,6 +124,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.maxBody == 0 {
 		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.timeout == 0 {
+		s.timeout = DefaultRequestTimeout
 	}
 	if s.metrics == nil {
 		m, err := newMetrics(cfg.Registry)

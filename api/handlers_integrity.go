@@ -157,7 +157,9 @@ func (s *Server) proofOwn(w http.ResponseWriter, r *http.Request, tok auditlog.T
 
 // exportOwn serves GET /v1/audit-logs/export: the caller's entries matching
 // the list filters, with their proofs, as a signed tar.gz bundle. The export
-// is recorded as an audit_log.export entry before the bundle is sent.
+// is recorded as an audit_log.export entry before the bundle is sent. Long
+// by nature, it runs without the request deadline; each store call (the
+// checkpoint, each page of entries and proofs, the record) gets it instead.
 func (s *Server) exportOwn(w http.ResponseWriter, r *http.Request, tok auditlog.Token) {
 	if s.integrity == nil || s.exports == nil {
 		s.writeError(w, r, errNoIntegrity)
@@ -175,19 +177,25 @@ func (s *Server) exportOwn(w http.ResponseWriter, r *http.Request, tok auditlog.
 		s.writeError(w, r, err)
 		return
 	}
-	cp, err := s.integrity.Checkpoint(r.Context())
+	ctx := streamContext(r)
+	call, cancel := s.callContext(ctx)
+	cp, err := s.integrity.Checkpoint(call)
+	cancel()
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("api.exportOwn: %w", err))
 		return
 	}
-	x, err := bundle.Prepare(r.Context(), s.exports, bundle.Options{UserID: tok.UserID, Filter: p.Query.Filter,
-		Checkpoint: cp, Key: s.integrity.Key(), Now: s.now()})
+	x, err := bundle.Prepare(ctx, s.exports, bundle.Options{UserID: tok.UserID, Filter: p.Query.Filter,
+		Checkpoint: cp, Key: s.integrity.Key(), Now: s.now(), CallTimeout: s.timeout})
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("api.exportOwn: %w", err))
 		return
 	}
 	defer x.Close()
-	if _, err := s.writer.Append(r.Context(), []auditlog.Event{x.Manifest.Event(clientIP(r), r.UserAgent())}); err != nil {
+	call, cancel = s.callContext(ctx)
+	_, err = s.writer.Append(call, []auditlog.Event{x.Manifest.Event(clientIP(r), r.UserAgent())})
+	cancel()
+	if err != nil {
 		s.writeError(w, r, fmt.Errorf("api.exportOwn: record the export: %w", err))
 		return
 	}
@@ -201,7 +209,7 @@ func (s *Server) exportOwn(w http.ResponseWriter, r *http.Request, tok auditlog.
 	if _, err := x.WriteTo(w); err != nil {
 		// The status is sent; abort the connection so that the client sees a
 		// truncated download, never a complete-looking archive.
-		s.log.LogAttrs(r.Context(), slog.LevelWarn, "export aborted", slog.String("error", err.Error()))
+		s.log.LogAttrs(ctx, slog.LevelWarn, "export aborted", slog.String("error", err.Error()))
 		panic(http.ErrAbortHandler)
 	}
 }

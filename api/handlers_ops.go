@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/guaracloud/auditlog"
 )
@@ -17,10 +19,20 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, http.StatusOK, Health{Status: "ok"})
 }
 
-// readyz serves GET /readyz: the store answers, so requests can be served.
+// ReadyTimeout bounds GET /readyz: it answers within it, whatever storage does.
+const ReadyTimeout = 2 * time.Second
+
+// readyz serves GET /readyz: the store answers reads and can take writes now
+// (the writer's last commit or write probe succeeded), so requests can be served.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	if err := s.store.Ping(r.Context()); err != nil {
+	ctx, cancel := context.WithTimeout(r.Context(), ReadyTimeout)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
 		s.writeError(w, r, fmt.Errorf("api.readyz: %w: %w", auditlog.Errorf(auditlog.EUnavailable, "storage is unreachable"), err))
+		return
+	}
+	if err := s.writer.Ready(ctx); err != nil {
+		s.writeError(w, r, fmt.Errorf("api.readyz: %w: %w", auditlog.Errorf(auditlog.EUnavailable, "storage cannot take writes now"), err))
 		return
 	}
 	s.writeJSON(w, r, http.StatusOK, Health{Status: "ok"})

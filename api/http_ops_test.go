@@ -100,6 +100,8 @@ func (failingWriter) Append(context.Context, []auditlog.Event) ([]auditlog.Entry
 	return nil, errors.New("disk on fire at /var/lib/secret-path")
 }
 
+func (failingWriter) Ready(context.Context) error { return nil }
+
 func TestInternalErrorIsGeneric(t *testing.T) {
 	ts := mustServer(t, func(c *api.Config) { c.Writer = failingWriter{} })
 	res := ts.post(t, event("evt-1", "service.update", "usr_ana", "", ts.now))

@@ -11,10 +11,12 @@ import (
 	"github.com/guaracloud/auditlog"
 )
 
-// requestInfo collects what the access log and metrics need from deeper layers.
+// requestInfo collects what the access log and metrics need from deeper
+// layers, and the request's context before its deadline (for streams).
 type requestInfo struct {
-	tokenID string // the token's public id, never its secret
-	errCode string // the error code answered, if any
+	tokenID   string          // the token's public id, never its secret
+	errCode   string          // the error code answered, if any
+	unbounded context.Context // the request's context without the request deadline
 }
 
 // infoKey is the context key of a request's *requestInfo.
@@ -34,13 +36,32 @@ func routeOf(r *http.Request) string {
 	return r.Pattern
 }
 
-// middleware wraps the mux: security headers, JSON answers for the mux's own
-// 404 and 405, panic recovery, metrics and one access-log line per request.
+// streamContext returns the request's context without the request deadline,
+// for a handler whose answer is long by nature (the export). Such a handler
+// bounds each of its store calls with callContext instead.
+func streamContext(r *http.Request) context.Context {
+	if info := infoOf(r); info != nil && info.unbounded != nil {
+		return info.unbounded
+	}
+	return r.Context()
+}
+
+// callContext bounds one store call of a stream by the request timeout.
+func (s *Server) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// middleware wraps the mux: the request deadline, security headers, JSON
+// answers for the mux's own 404 and 405, panic recovery, metrics and one
+// access-log line per request.
 func (s *Server) middleware(mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		info := &requestInfo{}
-		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+		info.unbounded = context.WithValue(r.Context(), infoKey{}, info)
+		ctx, cancel := context.WithTimeout(info.unbounded, s.timeout)
+		defer cancel()
+		r = r.WithContext(ctx)
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		if r.URL.Path == "/v1" || strings.HasPrefix(r.URL.Path, "/v1/") {

@@ -69,18 +69,14 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v
 // writeError answers with the error's code mapped to a status, in the contract's
 // error shape. Internal failures are logged and answered with a generic message.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	code := auditlog.ErrorCode(err)
-	status := statusOf(code)
-	detail := ErrorDetail{Code: code, Message: auditlog.ErrorMessage(err), Param: auditlog.ErrorParam(err)}
+	detail := detailOf(err)
+	status := statusOf(detail.Code)
 	switch {
-	case errors.Is(err, context.Canceled) && code == auditlog.EInternal:
+	case errors.Is(err, context.Canceled):
 		// The client went away; nothing to report but the status in the access log.
-		status = http.StatusServiceUnavailable
-		detail = ErrorDetail{Code: auditlog.EUnavailable, Message: "the request was canceled"}
 	case status == http.StatusInternalServerError:
 		s.log.LogAttrs(r.Context(), slog.LevelError, "internal error",
 			slog.String("route", routeOf(r)), slog.String("error", err.Error()))
-		detail = ErrorDetail{Code: auditlog.EInternal, Message: "internal error"}
 	case status == http.StatusServiceUnavailable:
 		s.log.LogAttrs(r.Context(), slog.LevelWarn, "unavailable",
 			slog.String("route", routeOf(r)), slog.String("error", err.Error()))
@@ -93,4 +89,21 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	s.metrics.rejected.WithLabelValues(detail.Code).Inc()
 	s.writeJSON(w, r, status, ErrorResponse{Error: detail})
+}
+
+// detailOf is what the caller is told about err. A request that ran out of
+// time or was canceled (its deadline passed, the client left) is unavailable,
+// never internal; an internal failure's details stay in the log.
+func detailOf(err error) ErrorDetail {
+	code := auditlog.ErrorCode(err)
+	switch {
+	case code != auditlog.EInternal:
+		return ErrorDetail{Code: code, Message: auditlog.ErrorMessage(err), Param: auditlog.ErrorParam(err)}
+	case errors.Is(err, context.DeadlineExceeded):
+		return ErrorDetail{Code: auditlog.EUnavailable, Message: "the request did not finish before its deadline; retry"}
+	case errors.Is(err, context.Canceled):
+		return ErrorDetail{Code: auditlog.EUnavailable, Message: "the request was canceled"}
+	default:
+		return ErrorDetail{Code: auditlog.EInternal, Message: "internal error"}
+	}
 }

@@ -35,6 +35,10 @@ type Options struct {
 	PageSize   int                  // entries per page (default 1000)
 	Progress   func(entries int64)  // called after each page, when set
 	Level      int                  // gzip level of the small files and entries (default gzip.BestSpeed)
+	// CallTimeout bounds the store calls of each page (its entries and their
+	// proofs) rather than the whole export, which is long by nature; 0 leaves
+	// them bounded by ctx alone.
+	CallTimeout time.Duration
 }
 
 // Export is a prepared bundle: the entries and proofs spooled to temporary
@@ -70,10 +74,10 @@ func Prepare(ctx context.Context, src Source, opts Options) (_ *Export, err erro
 		}
 	}()
 	if x.entries, err = os.CreateTemp(opts.TempDir, "auditlog-export-entries-*"); err != nil {
-		return nil, fmt.Errorf("bundle.Prepare: %w", err)
+		return nil, fmt.Errorf("bundle.Prepare: %w", auditlog.StoreError(err))
 	}
 	if x.proofs, err = os.CreateTemp(opts.TempDir, "auditlog-export-proofs-*"); err != nil {
-		return nil, fmt.Errorf("bundle.Prepare: %w", err)
+		return nil, fmt.Errorf("bundle.Prepare: %w", auditlog.StoreError(err))
 	}
 	m := Manifest{UserID: opts.UserID, Filters: FiltersOf(opts.Filter), TreeSize: opts.Checkpoint.Size,
 		CreatedAt: x.created.Format(time.RFC3339Nano)}
@@ -90,7 +94,8 @@ func Prepare(ctx context.Context, src Source, opts Options) (_ *Export, err erro
 }
 
 // spool writes entries.jsonl and proofs.jsonl page by page and returns the
-// SHA-256 of entries.jsonl.
+// SHA-256 of entries.jsonl. Failing to write the temporary files (a full
+// disk) is storage trouble, EUnavailable, like the store's own.
 func (x *Export) spool(ctx context.Context, src Source, opts *Options, m *Manifest) ([]byte, error) {
 	sum := sha256.New()
 	ew := bufio.NewWriterSize(io.MultiWriter(x.entries, sum), 1<<20)
@@ -98,36 +103,26 @@ func (x *Export) spool(ctx context.Context, src Source, opts *Options, m *Manife
 	check := newPathChecker(opts.Checkpoint.Head())
 	var line []byte
 	for after := int64(-1); ; {
-		page, err := src.ScanUser(ctx, opts.UserID, opts.Filter, after, int64(opts.Checkpoint.Size), opts.PageSize)
+		page, proofs, err := readPage(ctx, src, opts, after)
 		if err != nil {
 			return nil, err
 		}
 		if len(page) == 0 {
 			break
 		}
-		seqs := make([]uint64, len(page))
-		for i := range page {
-			if page[i].Seq <= after {
-				return nil, fmt.Errorf("the store returned seq %d after seq %d", page[i].Seq, after)
-			}
-			seqs[i], after = uint64(page[i].Seq), page[i].Seq
-		}
-		proofs, err := integrity.InclusionProofs(ctx, src, seqs, opts.Checkpoint.Size)
-		if err != nil {
-			return nil, err
-		}
 		for i, e := range page {
 			// Never hand out a proof that does not verify (a damaged node table).
-			if err := check.check(seqs[i], integrity.LeafHash(e.Canonical), proofs[i], rawHash); err != nil {
+			if err := check.check(uint64(e.Seq), integrity.LeafHash(e.Canonical), proofs[i], rawHash); err != nil {
 				return nil, fmt.Errorf("seq %d: %w", e.Seq, err)
 			}
 			ew.Write(e.Canonical)
 			ew.WriteByte('\n')
 			line = appendProofLine(line[:0], e.Seq, proofs[i])
 			if _, err := pw.Write(line); err != nil {
-				return nil, err
+				return nil, auditlog.StoreError(err)
 			}
 		}
+		after = page[len(page)-1].Seq
 		if m.FirstSeq == nil {
 			m.FirstSeq = &page[0].Seq
 		}
@@ -141,9 +136,35 @@ func (x *Export) spool(ctx context.Context, src Source, opts *Options, m *Manife
 		}
 	}
 	if err := errors.Join(ew.Flush(), pw.Flush()); err != nil {
-		return nil, err
+		return nil, auditlog.StoreError(err)
 	}
 	return sum.Sum(nil), nil
+}
+
+// readPage reads the page of entries after seq after and their inclusion
+// proofs, its store calls bounded together by opts.CallTimeout.
+func readPage(ctx context.Context, src Source, opts *Options, after int64) ([]auditlog.Entry, [][][]byte, error) {
+	if opts.CallTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.CallTimeout)
+		defer cancel()
+	}
+	page, err := src.ScanUser(ctx, opts.UserID, opts.Filter, after, int64(opts.Checkpoint.Size), opts.PageSize)
+	if err != nil || len(page) == 0 {
+		return nil, nil, err
+	}
+	seqs := make([]uint64, len(page))
+	for i := range page {
+		if page[i].Seq <= after {
+			return nil, nil, fmt.Errorf("the store returned seq %d after seq %d", page[i].Seq, after)
+		}
+		seqs[i], after = uint64(page[i].Seq), page[i].Seq
+	}
+	proofs, err := integrity.InclusionProofs(ctx, src, seqs, opts.Checkpoint.Size)
+	if err != nil {
+		return nil, nil, err
+	}
+	return page, proofs, nil
 }
 
 // WriteTo writes the bundle as a tar.gz: checkpoint, key, manifest and

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/guaracloud/auditlog"
@@ -13,6 +12,10 @@ import (
 
 // DefaultCheckpointInterval is how often a running server signs the tree when it grew.
 const DefaultCheckpointInterval = time.Second
+
+// RoundTimeout bounds each round of Run, so that a store that stopped
+// answering (a database cut off) fails the round instead of holding the signer.
+const RoundTimeout = 10 * time.Second
 
 // Checkpointer signs checkpoints of the committed tree and keeps them in the
 // store's history. It signs only what a committed tree head says, only when
@@ -23,7 +26,7 @@ type Checkpointer struct {
 	key    *Key
 	origin string
 	now    func() time.Time
-	mu     sync.Mutex // one signature at a time in this process; the store orders processes
+	signer chan struct{} // holds one token while a signature is in progress in this process; the store orders processes
 }
 
 // NewCheckpointer returns a checkpointer signing the log's heads with key
@@ -32,7 +35,7 @@ func NewCheckpointer(log Log, key *Key, origin string, now func() time.Time) *Ch
 	if now == nil {
 		now = time.Now
 	}
-	return &Checkpointer{log: log, key: key, origin: origin, now: now}
+	return &Checkpointer{log: log, key: key, origin: origin, now: now, signer: make(chan struct{}, 1)}
 }
 
 // Log returns the store the checkpointer reads and writes.
@@ -55,12 +58,19 @@ func (c *Checkpointer) Latest(ctx context.Context) (Checkpoint, error) {
 
 // Recent returns the latest checkpoint if it was signed less than maxAge ago,
 // and otherwise signs the committed tree when it grew: a public endpoint
-// polled in a loop signs at most once per maxAge.
+// polled in a loop signs at most once per maxAge. When storage cannot keep a
+// new checkpoint (a full disk) but still serves the latest one, that one is
+// returned: it is signed and true, only older.
 func (c *Checkpointer) Recent(ctx context.Context, maxAge time.Duration) (Checkpoint, error) {
-	if cp, err := c.log.LatestCheckpoint(ctx); err == nil && c.now().Sub(cp.CreatedAt) < maxAge {
-		return cp, nil
+	latest, lerr := c.log.LatestCheckpoint(ctx)
+	if lerr == nil && c.now().Sub(latest.CreatedAt) < maxAge {
+		return latest, nil
 	}
-	return c.Checkpoint(ctx)
+	cp, err := c.Checkpoint(ctx)
+	if err != nil && lerr == nil && ctx.Err() == nil && auditlog.ErrorCode(err) == auditlog.EUnavailable {
+		return latest, nil
+	}
+	return cp, err
 }
 
 // Covering returns the latest checkpoint when it covers a tree of at least
@@ -81,8 +91,12 @@ func (c *Checkpointer) Covering(ctx context.Context, size uint64) (Checkpoint, e
 // checkpoint, and returns the latest checkpoint (the new one, or the one that
 // already covered the tree).
 func (c *Checkpointer) Checkpoint(ctx context.Context) (Checkpoint, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	select {
+	case c.signer <- struct{}{}:
+		defer func() { <-c.signer }()
+	case <-ctx.Done():
+		return Checkpoint{}, auditlog.StoreError(fmt.Errorf("checkpoint: waiting for the signature in progress: %w", ctx.Err()))
+	}
 	// The latest checkpoint first, then the head: the committed tree only
 	// grows, so the head read second covers whatever another process signed.
 	latest, lerr := c.log.LatestCheckpoint(ctx)
@@ -134,7 +148,8 @@ func (c *Checkpointer) checkConsistent(ctx context.Context, latest Checkpoint, h
 }
 
 // Run signs a checkpoint at once and then every interval while the tree
-// grows, until ctx ends. Failures are logged and retried at the next tick.
+// grows, until ctx ends, each round bounded by RoundTimeout. Failures are
+// logged and retried at the next tick.
 func (c *Checkpointer) Run(ctx context.Context, every time.Duration, log *slog.Logger) {
 	if every <= 0 {
 		every = DefaultCheckpointInterval
@@ -146,7 +161,10 @@ func (c *Checkpointer) Run(ctx context.Context, every time.Duration, log *slog.L
 	defer t.Stop()
 	var lastErr string
 	for {
-		if _, err := c.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+		round, cancel := context.WithTimeout(ctx, RoundTimeout)
+		_, err := c.Checkpoint(round)
+		cancel()
+		if err != nil && ctx.Err() == nil {
 			if err.Error() != lastErr { // one line per distinct failure, not one per tick
 				log.Error("checkpoint", "error", err.Error())
 			}

@@ -16,7 +16,8 @@ import (
 // other content is refused whole (EConflict) while the others commit; ids
 // already stored with the same content are returned as they are. When Commit
 // returns an error nothing it was given is acknowledged.
-func (s *Store) Commit(ctx context.Context, batches [][]auditlog.Pending, receivedAt time.Time) ([]auditlog.CommitResult, error) {
+func (s *Store) Commit(ctx context.Context, batches [][]auditlog.Pending, receivedAt time.Time) (_ []auditlog.CommitResult, err error) {
+	defer classify(&err)
 	if err := s.ensurePartitions(ctx, batches, receivedAt); err != nil {
 		return nil, fmt.Errorf("postgres.Commit: %w", err)
 	}

@@ -15,7 +15,8 @@ import (
 // stored; it reports whether it stored c. It locks the log-state row first,
 // so checkpoints from every server on the database are serialised (with each
 // other and with commits) and the check sees every one stored before.
-func (s *Store) AddCheckpoint(ctx context.Context, c integrity.Checkpoint) (bool, error) {
+func (s *Store) AddCheckpoint(ctx context.Context, c integrity.Checkpoint) (_ bool, err error) {
+	defer classify(&err)
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return false, fmt.Errorf("postgres.AddCheckpoint: %w", err)
@@ -37,7 +38,8 @@ func (s *Store) AddCheckpoint(ctx context.Context, c integrity.Checkpoint) (bool
 }
 
 // LatestCheckpoint returns the checkpoint of the largest size, or ENotFound.
-func (s *Store) LatestCheckpoint(ctx context.Context) (integrity.Checkpoint, error) {
+func (s *Store) LatestCheckpoint(ctx context.Context) (_ integrity.Checkpoint, err error) {
+	defer classify(&err)
 	c, err := scanCheckpoint(s.pool.QueryRow(ctx, `SELECT size, root, note, created_us FROM checkpoints ORDER BY size DESC LIMIT 1`))
 	if err != nil {
 		return integrity.Checkpoint{}, fmt.Errorf("postgres.LatestCheckpoint: %w", err)
@@ -46,7 +48,8 @@ func (s *Store) LatestCheckpoint(ctx context.Context) (integrity.Checkpoint, err
 }
 
 // CheckpointAt returns the checkpoint of exactly that size, or ENotFound.
-func (s *Store) CheckpointAt(ctx context.Context, size uint64) (integrity.Checkpoint, error) {
+func (s *Store) CheckpointAt(ctx context.Context, size uint64) (_ integrity.Checkpoint, err error) {
+	defer classify(&err)
 	if size > 1<<63-1 {
 		return integrity.Checkpoint{}, fmt.Errorf("postgres.CheckpointAt: %w", noCheckpoint())
 	}
@@ -58,7 +61,8 @@ func (s *Store) CheckpointAt(ctx context.Context, size uint64) (integrity.Checkp
 }
 
 // Checkpoints returns up to limit checkpoints of size >= from, smallest first.
-func (s *Store) Checkpoints(ctx context.Context, from uint64, limit int) ([]integrity.Checkpoint, error) {
+func (s *Store) Checkpoints(ctx context.Context, from uint64, limit int) (_ []integrity.Checkpoint, err error) {
+	defer classify(&err)
 	if from > 1<<63-1 {
 		return nil, nil
 	}

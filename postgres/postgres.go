@@ -129,15 +129,34 @@ func (s *Store) Close() error {
 
 // Ping checks that the database answers (readiness): it fails while the
 // database is unreachable and succeeds again once the pool reconnects.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) (err error) {
+	defer classify(&err)
 	if err := s.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("postgres.Ping: %w", err)
 	}
 	return nil
 }
 
+// classify makes the error an exported method returns an *auditlog.Error:
+// every exported method defers it (see auditlog.StoreError).
+func classify(err *error) { *err = auditlog.StoreError(*err) }
+
+// ProbeWrite rewrites the one row of write_probe with size bytes of
+// uncompressed payload (the runtime role may update that row, and nothing
+// else): it fails when a commit of that size would, for a server that is
+// unreachable, read-only (a standby after failover) or out of space.
+func (s *Store) ProbeWrite(ctx context.Context, size int) (err error) {
+	defer classify(&err)
+	if _, err := s.pool.Exec(ctx, `UPDATE write_probe SET probed_us = $1, payload = convert_to(repeat('x', $2), 'UTF8') WHERE id = 1`,
+		time.Now().UnixMicro(), max(size, 0)); err != nil {
+		return fmt.Errorf("postgres.ProbeWrite: %w", err)
+	}
+	return nil
+}
+
 // Secret returns the named secret, creating it with size random bytes the first time.
-func (s *Store) Secret(ctx context.Context, name string, size int) ([]byte, error) {
+func (s *Store) Secret(ctx context.Context, name string, size int) (_ []byte, err error) {
+	defer classify(&err)
 	fresh := make([]byte, size)
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, fmt.Errorf("postgres.Secret: %w", err)

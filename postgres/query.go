@@ -11,7 +11,8 @@ import (
 )
 
 // Query returns one page of the scope's entries matching q, newest first.
-func (s *Store) Query(ctx context.Context, scope auditlog.Scope, q auditlog.Query) (auditlog.Page, error) {
+func (s *Store) Query(ctx context.Context, scope auditlog.Scope, q auditlog.Query) (_ auditlog.Page, err error) {
+	defer classify(&err)
 	if err := auditlog.CheckScope(ctx, s, scope); err != nil {
 		return auditlog.Page{}, err
 	}
@@ -33,7 +34,8 @@ func (s *Store) Query(ctx context.Context, scope auditlog.Scope, q auditlog.Quer
 
 // Get returns one entry visible in the scope, or ENotFound. The id's row in
 // entry_ids names the entry's time, so only one partition is read.
-func (s *Store) Get(ctx context.Context, scope auditlog.Scope, id string) (auditlog.Entry, error) {
+func (s *Store) Get(ctx context.Context, scope auditlog.Scope, id string) (_ auditlog.Entry, err error) {
+	defer classify(&err)
 	if err := auditlog.CheckScope(ctx, s, scope); err != nil {
 		return auditlog.Entry{}, err
 	}
@@ -43,7 +45,7 @@ func (s *Store) Get(ctx context.Context, scope auditlog.Scope, id string) (audit
 	b.Where("id = " + p)
 	where, args := b.SQL()
 	var raw []byte
-	err := s.pool.QueryRow(ctx, `SELECT canonical FROM entries `+where, args...).Scan(&raw)
+	err = s.pool.QueryRow(ctx, `SELECT canonical FROM entries `+where, args...).Scan(&raw)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return auditlog.Entry{}, auditlog.Errorf(auditlog.ENotFound, "no audit log entry with that id")
 	} else if err != nil {

@@ -36,8 +36,8 @@ type InitResult struct {
 // needs: SELECT and INSERT on entries, entry_ids, tree_nodes and checkpoints
 // (never UPDATE, DELETE or TRUNCATE), SELECT and UPDATE on the log-state row
 // (the seq and the Merkle tree's state), what the token, project and secret
-// tables need, and EXECUTE on the partition-making function. It is
-// idempotent: run it again after an upgrade.
+// tables need, UPDATE on the readiness probe's row, and EXECUTE on the
+// partition-making function. It is idempotent: run it again after an upgrade.
 func Init(ctx context.Context, dsn string, opts InitOptions) (InitResult, error) {
 	s, err := Open(ctx, dsn)
 	if err != nil {
@@ -124,7 +124,8 @@ var runtimeGrants = []struct{ privileges, object string }{
 	{"SELECT, INSERT, UPDATE", "TABLE projects"},
 	{"SELECT, INSERT, UPDATE", "TABLE tokens"}, // revocation
 	{"SELECT, INSERT", "TABLE secrets"},
-	{"SELECT", "TABLE schema_migrations"}, // Open checks that nothing is pending
+	{"SELECT, UPDATE", "TABLE write_probe"}, // readiness proves commits can succeed by updating its one row
+	{"SELECT", "TABLE schema_migrations"},   // Open checks that nothing is pending
 	{"EXECUTE", "FUNCTION auditlog_create_partition(integer, integer)"},
 }
 

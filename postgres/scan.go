@@ -13,7 +13,8 @@ import (
 // ScanUser returns up to limit of the user's own entries that match f and
 // have after < seq < before, by seq ascending (the export's walk). The
 // (actor_id, seq) index keeps every page a range scan in seq order.
-func (s *Store) ScanUser(ctx context.Context, userID string, f auditlog.Filter, after, before int64, limit int) ([]auditlog.Entry, error) {
+func (s *Store) ScanUser(ctx context.Context, userID string, f auditlog.Filter, after, before int64, limit int) (_ []auditlog.Entry, err error) {
+	defer classify(&err)
 	if userID == "" {
 		return nil, auditlog.Errorf(auditlog.EUnauthorized, "no caller")
 	}
@@ -36,7 +37,8 @@ func (s *Store) ScanUser(ctx context.Context, userID string, f auditlog.Filter, 
 
 // ScanLog returns up to limit rows with seq > after, by seq ascending, as
 // stored: the canonical bytes and the columns reads filter on.
-func (s *Store) ScanLog(ctx context.Context, after int64, limit int) ([]integrity.StoredEntry, error) {
+func (s *Store) ScanLog(ctx context.Context, after int64, limit int) (_ []integrity.StoredEntry, err error) {
+	defer classify(&err)
 	rows, err := s.pool.Query(ctx, `SELECT seq, id, actor_id, action, resource_type, resource_id, project_id, outcome, occurred_us, canonical
 		FROM entries WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
 	if err != nil {

@@ -11,12 +11,13 @@ import (
 )
 
 // CreateToken stores a new token (its hash, never its secret).
-func (s *Store) CreateToken(ctx context.Context, t auditlog.Token) error {
+func (s *Store) CreateToken(ctx context.Context, t auditlog.Token) (err error) {
+	defer classify(&err)
 	var user *string
 	if t.UserID != "" {
 		user = &t.UserID
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO tokens (id, kind, user_id, hash, created_us) VALUES ($1, $2, $3, $4, $5)`,
+	_, err = s.pool.Exec(ctx, `INSERT INTO tokens (id, kind, user_id, hash, created_us) VALUES ($1, $2, $3, $4, $5)`,
 		t.ID, string(t.Kind), user, t.Hash[:], t.CreatedAt.UnixMicro())
 	if err != nil {
 		return fmt.Errorf("postgres.CreateToken: %w", err)
@@ -53,7 +54,8 @@ func scanToken(row pgx.Row) (auditlog.Token, error) {
 }
 
 // TokenByID returns the token with that id, revoked or not, or ENotFound.
-func (s *Store) TokenByID(ctx context.Context, id string) (auditlog.Token, error) {
+func (s *Store) TokenByID(ctx context.Context, id string) (_ auditlog.Token, err error) {
+	defer classify(&err)
 	t, err := scanToken(s.pool.QueryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return auditlog.Token{}, auditlog.Errorf(auditlog.ENotFound, "no such token")
@@ -64,7 +66,8 @@ func (s *Store) TokenByID(ctx context.Context, id string) (auditlog.Token, error
 }
 
 // ListTokens lists every token, oldest first.
-func (s *Store) ListTokens(ctx context.Context) ([]auditlog.Token, error) {
+func (s *Store) ListTokens(ctx context.Context) (_ []auditlog.Token, err error) {
+	defer classify(&err)
 	rows, err := s.pool.Query(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY created_us, id`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres.ListTokens: %w", err)
@@ -85,7 +88,8 @@ func (s *Store) ListTokens(ctx context.Context) ([]auditlog.Token, error) {
 }
 
 // RevokeToken marks a token revoked (the first revocation time is kept).
-func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error {
+func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) (err error) {
+	defer classify(&err)
 	tag, err := s.pool.Exec(ctx, `UPDATE tokens SET revoked_us = COALESCE(revoked_us, $1) WHERE id = $2`, at.UnixMicro(), id)
 	if err != nil {
 		return fmt.Errorf("postgres.RevokeToken: %w", err)

@@ -144,7 +144,8 @@ func readLeaves(ctx context.Context, tx pgx.Tx, from, to int64, n int) ([][]byte
 }
 
 // TreeHead returns the size and root of the committed tree.
-func (s *Store) TreeHead(ctx context.Context) (integrity.Head, error) {
+func (s *Store) TreeHead(ctx context.Context) (_ integrity.Head, err error) {
+	defer classify(&err)
 	var (
 		size int64
 		root []byte
@@ -156,7 +157,8 @@ func (s *Store) TreeHead(ctx context.Context) (integrity.Head, error) {
 }
 
 // TreeState returns the stored compact range of the committed tree.
-func (s *Store) TreeState(ctx context.Context) (integrity.TreeState, error) {
+func (s *Store) TreeState(ctx context.Context) (_ integrity.TreeState, err error) {
+	defer classify(&err)
 	var (
 		size     int64
 		frontier []byte
@@ -174,7 +176,8 @@ func (s *Store) TreeState(ctx context.Context) (integrity.TreeState, error) {
 // Nodes returns the stored hashes of the given perfect-subtree nodes, in
 // order; nil for a node that is not stored (an id asked twice gets its hash
 // twice). It asks one query for all of them.
-func (s *Store) Nodes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
+func (s *Store) Nodes(ctx context.Context, ids []compact.NodeID) (_ [][]byte, err error) {
+	defer classify(&err)
 	out := make([][]byte, len(ids))
 	if len(ids) == 0 {
 		return out, nil

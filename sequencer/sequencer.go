@@ -39,6 +39,8 @@ type Sequencer struct {
 	mu     sync.RWMutex // guards closed against sends on a closed channel
 	closed bool
 	done   chan struct{}
+
+	health health // the outcome of the last commit or write probe (Ready)
 }
 
 type request struct {
@@ -152,6 +154,7 @@ func (s *Sequencer) commit(group []*request, events int) {
 	defer cancel()
 	start := time.Now()
 	results, err := s.store.Commit(ctx, batches, s.opts.Now())
+	s.health.committed(batches, err)
 	if s.opts.Observer != nil {
 		stored := 0
 		for _, res := range results {

@@ -14,7 +14,8 @@ import (
 // Commit stores a group of batches in one transaction. A batch that reuses an
 // id with other content is refused whole (EConflict) while the others commit;
 // ids already stored with the same content are returned as they are.
-func (s *Store) Commit(ctx context.Context, batches [][]auditlog.Pending, receivedAt time.Time) ([]auditlog.CommitResult, error) {
+func (s *Store) Commit(ctx context.Context, batches [][]auditlog.Pending, receivedAt time.Time) (_ []auditlog.CommitResult, err error) {
+	defer classify(&err)
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite.Commit: %w", err)

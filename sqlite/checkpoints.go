@@ -14,7 +14,8 @@ import (
 // AddCheckpoint stores c unless a checkpoint of the same or a larger size is
 // stored; it reports whether it stored c. The write connection serialises it
 // with commits, and the check and the insert are one statement.
-func (s *Store) AddCheckpoint(ctx context.Context, c integrity.Checkpoint) (bool, error) {
+func (s *Store) AddCheckpoint(ctx context.Context, c integrity.Checkpoint) (_ bool, err error) {
+	defer classify(&err)
 	res, err := s.write.ExecContext(ctx, `INSERT INTO checkpoints (size, root, note, created_us)
 		SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM checkpoints WHERE size >= ?)`,
 		int64(c.Size), c.Root, c.Note, c.CreatedAt.UnixMicro(), int64(c.Size))
@@ -29,7 +30,8 @@ func (s *Store) AddCheckpoint(ctx context.Context, c integrity.Checkpoint) (bool
 }
 
 // LatestCheckpoint returns the checkpoint of the largest size, or ENotFound.
-func (s *Store) LatestCheckpoint(ctx context.Context) (integrity.Checkpoint, error) {
+func (s *Store) LatestCheckpoint(ctx context.Context) (_ integrity.Checkpoint, err error) {
+	defer classify(&err)
 	c, err := scanCheckpoint(s.read.QueryRowContext(ctx, `SELECT size, root, note, created_us FROM checkpoints ORDER BY size DESC LIMIT 1`))
 	if err != nil {
 		return integrity.Checkpoint{}, fmt.Errorf("sqlite.LatestCheckpoint: %w", err)
@@ -38,7 +40,8 @@ func (s *Store) LatestCheckpoint(ctx context.Context) (integrity.Checkpoint, err
 }
 
 // CheckpointAt returns the checkpoint of exactly that size, or ENotFound.
-func (s *Store) CheckpointAt(ctx context.Context, size uint64) (integrity.Checkpoint, error) {
+func (s *Store) CheckpointAt(ctx context.Context, size uint64) (_ integrity.Checkpoint, err error) {
+	defer classify(&err)
 	c, err := scanCheckpoint(s.read.QueryRowContext(ctx, `SELECT size, root, note, created_us FROM checkpoints WHERE size = ?`, int64(size)))
 	if err != nil {
 		return integrity.Checkpoint{}, fmt.Errorf("sqlite.CheckpointAt: %w", err)
@@ -47,7 +50,8 @@ func (s *Store) CheckpointAt(ctx context.Context, size uint64) (integrity.Checkp
 }
 
 // Checkpoints returns up to limit checkpoints of size >= from, smallest first.
-func (s *Store) Checkpoints(ctx context.Context, from uint64, limit int) ([]integrity.Checkpoint, error) {
+func (s *Store) Checkpoints(ctx context.Context, from uint64, limit int) (_ []integrity.Checkpoint, err error) {
+	defer classify(&err)
 	rows, err := s.read.QueryContext(ctx, `SELECT size, root, note, created_us FROM checkpoints WHERE size >= ? ORDER BY size LIMIT ?`, int64(from), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite.Checkpoints: %w", err)

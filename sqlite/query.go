@@ -11,7 +11,8 @@ import (
 )
 
 // Query returns one page of the scope's entries matching q, newest first.
-func (s *Store) Query(ctx context.Context, scope auditlog.Scope, q auditlog.Query) (auditlog.Page, error) {
+func (s *Store) Query(ctx context.Context, scope auditlog.Scope, q auditlog.Query) (_ auditlog.Page, err error) {
+	defer classify(&err)
 	if err := auditlog.CheckScope(ctx, s, scope); err != nil {
 		return auditlog.Page{}, err
 	}
@@ -31,7 +32,8 @@ func (s *Store) Query(ctx context.Context, scope auditlog.Scope, q auditlog.Quer
 }
 
 // Get returns one entry visible in the scope, or ENotFound.
-func (s *Store) Get(ctx context.Context, scope auditlog.Scope, id string) (auditlog.Entry, error) {
+func (s *Store) Get(ctx context.Context, scope auditlog.Scope, id string) (_ auditlog.Entry, err error) {
+	defer classify(&err)
 	if err := auditlog.CheckScope(ctx, s, scope); err != nil {
 		return auditlog.Entry{}, err
 	}
@@ -39,7 +41,7 @@ func (s *Store) Get(ctx context.Context, scope auditlog.Scope, id string) (audit
 	b.Where("id = " + b.Arg(id))
 	where, args := b.SQL()
 	var raw []byte
-	err := s.read.QueryRowContext(ctx, `SELECT canonical FROM entries `+where, args...).Scan(&raw)
+	err = s.read.QueryRowContext(ctx, `SELECT canonical FROM entries `+where, args...).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return auditlog.Entry{}, auditlog.Errorf(auditlog.ENotFound, "no audit log entry with that id")
 	} else if err != nil {

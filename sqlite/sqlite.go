@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/guaracloud/auditlog"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -79,8 +80,26 @@ func (s *Store) Close() error {
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 
+// classify makes the error an exported method returns an *auditlog.Error:
+// every exported method defers it (see auditlog.StoreError).
+func classify(err *error) { *err = auditlog.StoreError(*err) }
+
+// ProbeWrite rewrites the one row of write_probe with size bytes of payload,
+// on the write connection (queued behind commits, synced like them): it
+// fails when a commit of that size would, for a full disk, a lock held
+// elsewhere or a closed database.
+func (s *Store) ProbeWrite(ctx context.Context, size int) (err error) {
+	defer classify(&err)
+	if _, err := s.write.ExecContext(ctx, `UPDATE write_probe SET probed_us = ?, payload = zeroblob(?) WHERE id = 1`,
+		time.Now().UnixMicro(), max(size, 0)); err != nil {
+		return fmt.Errorf("sqlite.ProbeWrite: %w", err)
+	}
+	return nil
+}
+
 // Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) (err error) {
+	defer classify(&err)
 	var one int
 	if err := s.read.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
 		return fmt.Errorf("sqlite.Ping: %w", err)
@@ -89,7 +108,8 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Secret returns the named secret, creating it with size random bytes the first time.
-func (s *Store) Secret(ctx context.Context, name string, size int) ([]byte, error) {
+func (s *Store) Secret(ctx context.Context, name string, size int) (_ []byte, err error) {
+	defer classify(&err)
 	fresh := make([]byte, size)
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, fmt.Errorf("sqlite.Secret: %w", err)

@@ -11,12 +11,13 @@ import (
 )
 
 // CreateToken stores a new token (its hash, never its secret).
-func (s *Store) CreateToken(ctx context.Context, t auditlog.Token) error {
+func (s *Store) CreateToken(ctx context.Context, t auditlog.Token) (err error) {
+	defer classify(&err)
 	var user any
 	if t.UserID != "" {
 		user = t.UserID
 	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO tokens (id, kind, user_id, hash, created_us) VALUES (?, ?, ?, ?, ?)`,
+	_, err = s.write.ExecContext(ctx, `INSERT INTO tokens (id, kind, user_id, hash, created_us) VALUES (?, ?, ?, ?, ?)`,
 		t.ID, string(t.Kind), user, t.Hash[:], t.CreatedAt.UnixMicro())
 	if err != nil {
 		return fmt.Errorf("sqlite.CreateToken: %w", err)
@@ -50,7 +51,8 @@ func scanToken(row interface{ Scan(...any) error }) (auditlog.Token, error) {
 }
 
 // TokenByID returns the token with that id, revoked or not, or ENotFound.
-func (s *Store) TokenByID(ctx context.Context, id string) (auditlog.Token, error) {
+func (s *Store) TokenByID(ctx context.Context, id string) (_ auditlog.Token, err error) {
+	defer classify(&err)
 	t, err := scanToken(s.read.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return auditlog.Token{}, auditlog.Errorf(auditlog.ENotFound, "no such token")
@@ -61,7 +63,8 @@ func (s *Store) TokenByID(ctx context.Context, id string) (auditlog.Token, error
 }
 
 // ListTokens lists every token, oldest first.
-func (s *Store) ListTokens(ctx context.Context) ([]auditlog.Token, error) {
+func (s *Store) ListTokens(ctx context.Context) (_ []auditlog.Token, err error) {
+	defer classify(&err)
 	rows, err := s.read.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY created_us, id`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite.ListTokens: %w", err)
@@ -82,7 +85,8 @@ func (s *Store) ListTokens(ctx context.Context) ([]auditlog.Token, error) {
 }
 
 // RevokeToken marks a token revoked (the first revocation time is kept).
-func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error {
+func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) (err error) {
+	defer classify(&err)
 	res, err := s.write.ExecContext(ctx, `UPDATE tokens SET revoked_us = COALESCE(revoked_us, ?) WHERE id = ?`, at.UnixMicro(), id)
 	if err != nil {
 		return fmt.Errorf("sqlite.RevokeToken: %w", err)

@@ -124,7 +124,8 @@ func (s *Store) backfillStep(ctx context.Context, n int) (bool, error) {
 }
 
 // TreeHead returns the size and root of the committed tree.
-func (s *Store) TreeHead(ctx context.Context) (integrity.Head, error) {
+func (s *Store) TreeHead(ctx context.Context) (_ integrity.Head, err error) {
+	defer classify(&err)
 	var (
 		size int64
 		root []byte
@@ -136,7 +137,8 @@ func (s *Store) TreeHead(ctx context.Context) (integrity.Head, error) {
 }
 
 // TreeState returns the stored compact range of the committed tree.
-func (s *Store) TreeState(ctx context.Context) (integrity.TreeState, error) {
+func (s *Store) TreeState(ctx context.Context) (_ integrity.TreeState, err error) {
+	defer classify(&err)
 	st, _, err := loadTree(ctx, s.read)
 	if err != nil {
 		return integrity.TreeState{}, fmt.Errorf("sqlite.TreeState: %w", err)
@@ -147,7 +149,8 @@ func (s *Store) TreeState(ctx context.Context) (integrity.TreeState, error) {
 // Nodes returns the stored hashes of the given perfect-subtree nodes, in
 // order; nil for a node that is not stored. It asks one query per level (in
 // chunks), not one per node.
-func (s *Store) Nodes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
+func (s *Store) Nodes(ctx context.Context, ids []compact.NodeID) (_ [][]byte, err error) {
+	defer classify(&err)
 	out := make([][]byte, len(ids))
 	byLevel := map[uint][]int{}
 	for i, id := range ids {

@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		{"Secrets", testSecrets},
 		{"UserProjects", testUserProjects},
 		{"Integrity", testIntegrity},
+		{"UnavailableWhenClosed", testUnavailableWhenClosed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -27,7 +27,7 @@ type testServer struct {
 	writer string
 }
 
-// MustStart starts Main and makes a writer token.
+// MustStart starts Main on a temp SQLite file and makes a writer token.
 func MustStart(t *testing.T) *testServer {
 	t.Helper()
 	return MustStartDB(t, filepath.Join(t.TempDir(), "audit.db"))
@@ -36,21 +36,25 @@ func MustStart(t *testing.T) *testServer {
 // MustStartDB starts Main on db (a SQLite path or a postgres:// URL) and makes a writer token.
 func MustStartDB(t *testing.T, db string) *testServer {
 	t.Helper()
+	return startMain(t, &Main{DB: db})
+}
+
+// startMain starts m on 127.0.0.1:0 with its log captured, closes it when
+// the test ends, and makes a writer token.
+func startMain(t *testing.T, m *Main) *testServer {
+	t.Helper()
 	logs := &syncbuf.Buffer{}
-	m := &Main{
-		Addr:   "127.0.0.1:0",
-		DB:     db,
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}
+	m.Addr = "127.0.0.1:0"
+	m.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if err := m.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Main: m, t: t, path: m.DB, logs: logs}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		m.Close(ctx)
 	})
+	ts := &testServer{Main: m, t: t, path: m.DB, logs: logs}
 	ts.writer = ts.token(auditlog.WriterToken, "")
 	return ts
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/guaracloud/auditlog"
-	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"github.com/guaracloud/auditlog/postgres/pgtest"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -30,25 +28,13 @@ func TestServeOnPostgresSignsAndProves(t *testing.T) {
 	dsn := pgtest.NewEmptyDatabase(t, "")
 	dir := t.TempDir()
 	t.Chdir(dir)
-	logs := &syncbuf.Buffer{}
-	m := &Main{Addr: "127.0.0.1:0", DB: dsn, CheckpointEvery: 20 * time.Millisecond,
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	if err := m.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		m.Close(ctx)
-	})
-	if strings.Contains(logs.String(), "keeps no Merkle tree") {
-		t.Fatalf("the server says PostgreSQL keeps no tree: %s", logs.String())
+	ts := startMain(t, &Main{DB: dsn, CheckpointEvery: 20 * time.Millisecond})
+	if strings.Contains(ts.logs.String(), "keeps no Merkle tree") {
+		t.Fatalf("the server says PostgreSQL keeps no tree: %s", ts.logs.String())
 	}
 	if fi, err := os.Stat(filepath.Join(dir, defaultKeyPath(dsn))); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("signing key in the working directory: %v %v", fi, err)
 	}
-	ts := &testServer{Main: m, t: t, path: dsn, logs: logs}
-	ts.writer = ts.token(auditlog.WriterToken, "")
 	ana := ts.token(auditlog.UserToken, "usr_ana")
 
 	v := publishedVerifier(t, ts)

@@ -36,6 +36,9 @@ type Main struct {
 	Logger    *slog.Logger
 	Out       io.Writer // where --demo prints its token and examples
 	Now       func() time.Time
+	// RequestTimeout is every request's deadline (API and dashboard), store
+	// calls and the wait for a commit included; 0 means api.DefaultRequestTimeout.
+	RequestTimeout time.Duration
 
 	SigningKey      string        // signing key file (or the key itself); "" for the database's default file
 	CheckpointEvery time.Duration // how often a grown tree is signed; 0 for integrity.DefaultCheckpointInterval
@@ -81,6 +84,7 @@ func newServe() *cobra.Command {
 	cmd.Flags().StringVar(&m.DB, "db", "./auditlog.db", "SQLite file, or a postgres:// URL")
 	cmd.Flags().BoolVar(&m.Demo, "demo", false, "seed a realistic demo history and print a token to try it")
 	cmd.Flags().Float64Var(&m.RateLimit, "rate-limit", 0, "requests per second per token (0: unlimited)")
+	cmd.Flags().DurationVar(&m.RequestTimeout, "request-timeout", api.DefaultRequestTimeout, "deadline of every request, database calls included (503 unavailable past it); the export gets it per database call")
 	cmd.Flags().BoolVar(&m.Secure, "secure-cookies", false, "mark dashboard cookies Secure (set when a TLS proxy is in front)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "auto", "log format: auto (text on a terminal, else json), text or json")
 	cmd.Flags().StringVar(&m.SigningKey, "signing-key", "", "checkpoint signing key file (or key text), made on first start; default <db>.signing-key for SQLite, ./auditlog.signing-key for PostgreSQL (every server of one database must share it)")
@@ -125,15 +129,18 @@ func (m *Main) Start(ctx context.Context) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	m.store = store
+	if m.RequestTimeout <= 0 {
+		m.RequestTimeout = api.DefaultRequestTimeout
+	}
 	metrics := api.NewMetrics(prometheus.NewRegistry())
-	m.seq = sequencer.New(store, sequencer.Options{Now: m.Now, Observer: metrics})
+	m.seq = sequencer.New(store, sequencer.Options{Now: m.Now, Observer: metrics, CommitTimeout: m.RequestTimeout})
 	ckpt, err := m.startCheckpoints(ctx)
 	if err != nil {
 		return m.fail(err)
 	}
 	server, err := api.New(api.Config{
 		Store: store, Writer: m.seq, Logger: m.Logger, Now: m.Now, Metrics: metrics, RateLimit: m.RateLimit,
-		Integrity: ckpt,
+		Integrity: ckpt, RequestTimeout: m.RequestTimeout,
 	})
 	if err != nil {
 		return m.fail(fmt.Errorf("serve: %w", err))
@@ -155,7 +162,7 @@ func (m *Main) Start(ctx context.Context) error {
 	for _, p := range []string{"/v1/", "/openapi.json", "/healthz", "/readyz", "/metrics"} {
 		mux.Handle(p, server.Handler())
 	}
-	mux.Handle("/", m.dash) // the dashboard owns everything else
+	mux.Handle("/", withDeadline(m.dash, m.RequestTimeout)) // the dashboard owns everything else
 	m.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -175,6 +182,16 @@ func (m *Main) Start(ctx context.Context) error {
 		m.printDemo()
 	}
 	return nil
+}
+
+// withDeadline gives every request h serves the deadline d (the API sets
+// its own, the same, so that its export can run longer).
+func withDeadline(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // storeKind names the engine without echoing a DSN that may hold a password.
