@@ -27,13 +27,19 @@ type testServer struct {
 	writer string
 }
 
-// MustStart starts Main and makes a writer token.
+// MustStart starts Main on a temp SQLite file and makes a writer token.
 func MustStart(t *testing.T) *testServer {
+	t.Helper()
+	return mustStartOn(t, filepath.Join(t.TempDir(), "audit.db"))
+}
+
+// mustStartOn starts Main on the database db and makes a writer token.
+func mustStartOn(t *testing.T, db string) *testServer {
 	t.Helper()
 	logs := &syncbuf.Buffer{}
 	m := &Main{
 		Addr:   "127.0.0.1:0",
-		DB:     filepath.Join(t.TempDir(), "audit.db"),
+		DB:     db,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if err := m.Start(context.Background()); err != nil {

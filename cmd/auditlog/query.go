@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/guaracloud/auditlog"
-	"github.com/guaracloud/auditlog/api"
+	"github.com/guaracloud/auditlog/query"
 	"github.com/spf13/cobra"
 )
 
@@ -43,7 +43,7 @@ func (f *readFlags) register(cmd *cobra.Command) {
 	fs.BoolVar(&f.asJSON, "json", false, "print entries as JSON lines (the stored canonical bytes)")
 }
 
-// values turns the flags into API query parameters, so both share one parser.
+// values turns the flags into the API's query parameters, so both are read by package query.
 func (f *readFlags) values() url.Values {
 	v := url.Values{}
 	set := func(k, s string) {
@@ -66,6 +66,16 @@ func (f *readFlags) values() url.Values {
 	set("range", f.rng)
 	v.Set("limit", fmt.Sprint(f.limit))
 	return v
+}
+
+// params reads the filters as the API reads its query string (admin: on a
+// project's admin trail); a refusal names the flag.
+func (f *readFlags) params(admin bool) (query.Params, error) {
+	p, err := query.Parse(f.values(), time.Now(), admin)
+	if err != nil {
+		return query.Params{}, explain(err)
+	}
+	return p, nil
 }
 
 // scope is the privacy scope the flags ask for.
@@ -98,16 +108,16 @@ func newQuery() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			q, err := api.ParseQuery(f.values(), time.Now(), scope.ProjectID != "")
+			p, err := f.params(scope.ProjectID != "")
 			if err != nil {
-				return explain(err)
+				return err
 			}
 			store, err := openStore(cmd.Context(), f.db)
 			if err != nil {
 				return fmt.Errorf("query: %w", err)
 			}
 			defer store.Close()
-			page, err := store.Query(cmd.Context(), scope, q)
+			page, err := store.Query(cmd.Context(), scope, p.Query)
 			if err != nil {
 				return fmt.Errorf("query: %w", err)
 			}
@@ -170,6 +180,9 @@ func newTail() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if _, err := f.params(scope.ProjectID != ""); err != nil {
+				return err
+			}
 			store, err := openStore(cmd.Context(), f.db)
 			if err != nil {
 				return fmt.Errorf("tail: %w", err)
@@ -188,10 +201,11 @@ func tail(ctx context.Context, store auditlog.Reader, scope auditlog.Scope, f *r
 	printed := map[string]bool{}
 	var since *time.Time
 	for first := true; ; first = false {
-		q, err := api.ParseQuery(f.values(), time.Now(), scope.ProjectID != "")
+		p, err := f.params(scope.ProjectID != "")
 		if err != nil {
-			return explain(err)
+			return err
 		}
+		q := p.Query
 		if since != nil {
 			q.Filter.Since = since
 		}
