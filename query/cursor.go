@@ -26,7 +26,9 @@ const (
 	MaxCursorLen = 4 * (cursorHeader + auditlog.MaxIDLen + cursorMACSize) / 3
 )
 
-// cursorEncoding is strict so that no two strings decode to the same cursor.
+// cursorEncoding is strict (no stray bits in the last character); as the
+// decoder still skips '\r' and '\n', Decode also requires the canonical
+// form, so that no two strings decode to the same cursor.
 var cursorEncoding = base64.RawURLEncoding.Strict()
 
 // CursorCodec mints and verifies signed page cursors. The API and the
@@ -61,7 +63,8 @@ func (c *CursorCodec) Decode(s string, scope auditlog.Scope, p *Params) (*auditl
 		return nil, invalid
 	}
 	raw, err := cursorEncoding.DecodeString(s)
-	if err != nil || len(raw) < cursorHeader+1+cursorMACSize || raw[0] != cursorVersion {
+	if err != nil || len(raw) < cursorHeader+1+cursorMACSize || raw[0] != cursorVersion ||
+		cursorEncoding.EncodedLen(len(raw)) != len(s) {
 		return nil, invalid
 	}
 	payload, mac := raw[:len(raw)-cursorMACSize], raw[len(raw)-cursorMACSize:]

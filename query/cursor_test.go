@@ -115,7 +115,7 @@ func TestCursor(t *testing.T) {
 		c := mustCodec(t)
 		s := c.Encode(pos, ana, p)
 		for _, bad := range []string{s[:len(s)-1], s[:len(s)-4], s[:10], s + "A", s + "AAAA", "garbage", "AQ", "=", "%%%",
-			strings.Repeat("A", 5000), s + "=="} {
+			strings.Repeat("A", 5000), s + "==", s[:5] + "\r" + s[5:], s[:5] + "\n" + s[5:], "\n" + s, s + "\r\n"} {
 			_, err := c.Decode(bad, ana, p)
 			wantCursorError(t, err)
 		}
