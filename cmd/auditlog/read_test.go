@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/guaracloud/auditlog"
+	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"github.com/guaracloud/auditlog/postgres/pgtest"
 )
 
@@ -349,4 +351,124 @@ func TestQueryCommandListBound(t *testing.T) {
 	if code, _, errOut := run(t, "query", "--db", ts.path, "--user", "usr_ana", "--action-type", strings.Join(families[:50], ",")); code != 0 {
 		t.Fatalf("50 families: exit %d %s", code, errOut)
 	}
+}
+
+// startTail runs `auditlog tail --json --limit 50` with args, printing to
+// out, until stop is called (at the latest when the test ends).
+func startTail(t *testing.T, ts *testServer, args ...string) (out *syncbuf.Buffer, stop func()) {
+	t.Helper()
+	out = &syncbuf.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, append([]string{"tail", "--db", ts.path, "--every", "20ms", "--json", "--limit", "50"}, args...), out, io.Discard)
+	}()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("tail %v: exit %d", args, code)
+		}
+	}
+	t.Cleanup(stop)
+	return out, stop
+}
+
+// printedIDs returns the ids of the JSON lines printed so far.
+func printedIDs(t *testing.T, out *syncbuf.Buffer) []string {
+	t.Helper()
+	var ids []string
+	for line := range strings.Lines(out.String()) {
+		var e struct{ ID string }
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			if strings.HasSuffix(line, "\n") {
+				t.Fatalf("tail printed %q", line)
+			}
+			break // a line being written
+		}
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
+// waitPrinted polls until tail has printed n lines and returns their ids.
+func waitPrinted(t *testing.T, out *syncbuf.Buffer, n int) []string {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		ids := printedIDs(t, out)
+		if len(ids) >= n || time.Now().After(deadline) {
+			if len(ids) != n {
+				t.Fatalf("tail printed %d entries, want %d:\n%s", len(ids), n, strings.Join(ids, " "))
+			}
+			return ids
+		}
+	}
+}
+
+// TestTailFollowsSeq: tail shows the newest entries, then every entry
+// committed after them exactly once, in commit order: a burst of 122 with
+// --limit 50 (it printed 51 before), and an entry a spool delivers late,
+// with an old occurred_at. The same for a project's admin trail.
+func TestTailFollowsSeq(t *testing.T) {
+	onEngines(t, func(t *testing.T, ts *testServer) {
+		now := time.Now()
+		ev := func(id, actor, project string, at time.Time) map[string]any {
+			e := map[string]any{"id": id, "action": "deploy.create", "resource_type": "deploy", "resource_id": "dep_" + id,
+				"actor_id": actor, "outcome": "success", "occurred_at": at.Format(time.RFC3339Nano)}
+			if project != "" {
+				e["project_id"] = project
+			}
+			return e
+		}
+		ts.mustPost(ev("old-0", "usr_ana", "prj_web", now.Add(-3*time.Hour)), ev("old-1", "usr_bruno", "prj_web", now.Add(-2*time.Hour)),
+			ev("old-2", "usr_ana", "", now.Add(-time.Hour)))
+		if res := ts.do("PUT", "/v1/projects/prj_web", ts.writer, map[string]any{"owner_id": "usr_ana"}); res.Status >= 300 {
+			t.Fatalf("set owner: %d %s", res.Status, res.Body)
+		}
+		mine, stopMine := startTail(t, ts, "--user", "usr_ana")
+		trail, stopTrail := startTail(t, ts, "--user", "usr_ana", "--trail", "prj_web")
+		wantMine := waitPrinted(t, mine, 2) // first screens: oldest first
+		wantTrail := waitPrinted(t, trail, 2)
+		if !slices.Equal(wantMine, []string{"old-0", "old-2"}) || !slices.Equal(wantTrail, []string{"old-0", "old-1"}) {
+			t.Fatalf("first screens: %v and %v", wantMine, wantTrail)
+		}
+
+		// One burst, in one request (one commit, in this order): 122 of
+		// ana's, times not in commit order, and bruno's among them.
+		var burst []map[string]any
+		for i := range 122 {
+			project := []string{"prj_web", ""}[i%2]
+			burst = append(burst, ev(fmt.Sprintf("burst-%03d", i), "usr_ana", project, now.Add(time.Duration((i*37)%122)*time.Second)))
+			wantMine = append(wantMine, fmt.Sprintf("burst-%03d", i))
+			if project != "" {
+				wantTrail = append(wantTrail, fmt.Sprintf("burst-%03d", i))
+			}
+			if i%4 == 0 {
+				id := fmt.Sprintf("bruno-%03d", i)
+				burst = append(burst, ev(id, "usr_bruno", "prj_web", now))
+				wantTrail = append(wantTrail, id)
+			}
+		}
+		ts.mustPost(burst...)
+		// Delivered late by a spool: it happened a month ago, and is committed now.
+		ts.mustPost(ev("late", "usr_ana", "prj_web", now.Add(-30*24*time.Hour)))
+		wantMine, wantTrail = append(wantMine, "late"), append(wantTrail, "late")
+
+		for _, c := range []struct {
+			name string
+			out  *syncbuf.Buffer
+			stop func()
+			want []string
+		}{{"mine", mine, stopMine, wantMine}, {"trail", trail, stopTrail, wantTrail}} {
+			waitPrinted(t, c.out, len(c.want))
+			c.stop()
+			if got := printedIDs(t, c.out); !slices.Equal(got, c.want) {
+				t.Errorf("%s: printed %d entries, want %d exactly once in commit order:\n got %v\nwant %v", c.name, len(got), len(c.want), got, c.want)
+			}
+		}
+	})
 }
