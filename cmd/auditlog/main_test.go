@@ -27,14 +27,14 @@ type testServer struct {
 	writer string
 }
 
-// MustStart starts Main on a temp SQLite file and makes a writer token.
+// MustStart starts Main and makes a writer token.
 func MustStart(t *testing.T) *testServer {
 	t.Helper()
-	return mustStartOn(t, filepath.Join(t.TempDir(), "audit.db"))
+	return MustStartDB(t, filepath.Join(t.TempDir(), "audit.db"))
 }
 
-// mustStartOn starts Main on the database db and makes a writer token.
-func mustStartOn(t *testing.T, db string) *testServer {
+// MustStartDB starts Main on db (a SQLite path or a postgres:// URL) and makes a writer token.
+func MustStartDB(t *testing.T, db string) *testServer {
 	t.Helper()
 	logs := &syncbuf.Buffer{}
 	m := &Main{

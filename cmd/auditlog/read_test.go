@@ -216,7 +216,7 @@ func onEngines(t *testing.T, fn func(t *testing.T, ts *testServer)) {
 	t.Run("postgres", func(t *testing.T) {
 		dsn := pgtest.NewEmptyDatabase(t, "")
 		t.Chdir(t.TempDir()) // the PostgreSQL default signing key goes to the working directory
-		fn(t, mustStartOn(t, dsn))
+		fn(t, MustStartDB(t, dsn))
 	})
 }
 
