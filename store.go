@@ -36,6 +36,13 @@ type Appender interface {
 type Reader interface {
 	Query(ctx context.Context, scope Scope, q Query) (Page, error)
 	Get(ctx context.Context, scope Scope, id string) (Entry, error)
+	// Follow reads the log in commit order, the way to follow it as it grows
+	// (late deliveries, with an old occurred_at, included): the entries in
+	// scope matching f whose seq is greater than afterSeq, ascending, at most
+	// limit (DefaultLimit when limit is outside 1..MaxLimit); and the seq the
+	// read reached: every such entry up to it is among those returned, so the
+	// caller resumes after it, even when nothing matched.
+	Follow(ctx context.Context, scope Scope, f Filter, afterSeq int64, limit int) (entries []Entry, through int64, err error)
 }
 
 // Projects records who owns a project, the admin trail's access rule.

@@ -17,6 +17,7 @@ import (
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/bundle"
 	"github.com/guaracloud/auditlog/integrity"
+	"github.com/guaracloud/auditlog/query"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -71,7 +72,7 @@ type Server struct {
 	timeout  time.Duration
 	limiter  *rateLimiter
 	metrics  *Metrics
-	cursors  *cursorCodec
+	cursors  *query.CursorCodec
 	openapi  []byte
 	mux      *http.ServeMux
 	patterns []string
@@ -144,7 +145,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api.New: cursor key: %w", err)
 	}
-	if s.cursors, err = newCursorCodec(key); err != nil {
+	if s.cursors, err = query.NewCursorCodec(key); err != nil {
 		return nil, fmt.Errorf("api.New: %w", err)
 	}
 	if s.openapi, err = OpenAPIDocument(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/bundle"
 	"github.com/guaracloud/auditlog/integrity"
+	"github.com/guaracloud/auditlog/query"
 )
 
 // InclusionProof answers GET /v1/audit-logs/{id}/proof.
@@ -88,7 +89,7 @@ func (s *Server) consistency(w http.ResponseWriter, r *http.Request) {
 
 // checkpointSize reads a tree size parameter that must name a stored checkpoint.
 func (s *Server) checkpointSize(r *http.Request, values url.Values, name string) (uint64, error) {
-	n, err := scalar(values, name)
+	n, err := query.Scalar(values, name)
 	if err != nil {
 		return 0, err
 	}
@@ -128,7 +129,7 @@ func (s *Server) proofOwn(w http.ResponseWriter, r *http.Request, tok auditlog.T
 		return
 	}
 	var cp integrity.Checkpoint
-	raw, err := scalar(values, "tree_size")
+	raw, err := query.Scalar(values, "tree_size")
 	switch {
 	case err != nil:
 	case raw == "":
@@ -165,14 +166,14 @@ func (s *Server) exportOwn(w http.ResponseWriter, r *http.Request, tok auditlog.
 		s.writeError(w, r, errNoIntegrity)
 		return
 	}
-	values, err := parseRawQuery(r.URL.RawQuery)
+	values, err := query.Values(r.URL.RawQuery)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	delete(values, "limit") // an export holds every matching entry, in one archive
 	delete(values, "cursor")
-	p, err := ParseRead(values, s.now(), false)
+	p, err := query.Parse(values, s.now(), false)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -3,11 +3,13 @@ package api
 import (
 	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/guaracloud/auditlog"
+	"github.com/guaracloud/auditlog/query"
 )
+
+// maxCursorLen is the cursor's documented maximum length (openapi.go).
+const maxCursorLen = query.MaxCursorLen
 
 // EntryList is one page of entries, newest first, and where the next page starts.
 type EntryList struct {
@@ -36,15 +38,16 @@ func (s *Server) listProject(w http.ResponseWriter, r *http.Request, tok auditlo
 	s.list(w, r, auditlog.ProjectScope(projectID, tok.UserID), true)
 }
 
-// list parses the filters and cursor, queries one page in scope and answers it
-// with the cursor of the next page.
+// list parses the filters and cursor (package query, as the dashboard and the
+// command line do), queries one page in scope and answers it with the cursor
+// of the next page.
 func (s *Server) list(w http.ResponseWriter, r *http.Request, scope auditlog.Scope, admin bool) {
-	values, err := parseRawQuery(r.URL.RawQuery)
+	values, err := query.Values(r.URL.RawQuery)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	p, err := ParseRead(values, s.now(), admin)
+	p, err := query.Parse(values, s.now(), admin)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -91,32 +94,4 @@ func (s *Server) getOwn(w http.ResponseWriter, r *http.Request, tok auditlog.Tok
 // listActions serves GET /v1/actions: the action catalog for filter pickers.
 func (s *Server) listActions(w http.ResponseWriter, r *http.Request, _ auditlog.Token) {
 	s.writeJSON(w, r, http.StatusOK, ActionList{Data: auditlog.Catalog})
-}
-
-// queryParams are the parameters list endpoints read; others are ignored.
-var queryParams = map[string]bool{
-	"action_type": true, "resource_type": true, "resource_id": true, "project_id": true,
-	"actor_id": true, "outcome": true, "since": true, "until": true, "range": true,
-	"limit": true, "cursor": true,
-}
-
-// parseRawQuery parses a query string: a malformed escape (or a ';') in a
-// parameter the API reads is a 400 naming it, rather than a silently dropped
-// filter; malformed pairs of other parameters are ignored like the parameters.
-func parseRawQuery(raw string) (url.Values, error) {
-	values, err := url.ParseQuery(raw)
-	if err == nil {
-		return values, nil
-	}
-	for pair := range strings.SplitSeq(raw, "&") {
-		k, v, _ := strings.Cut(pair, "=")
-		key, kerr := url.QueryUnescape(k)
-		if kerr != nil || !queryParams[key] {
-			continue
-		}
-		if _, verr := url.QueryUnescape(v); verr != nil || strings.Contains(v, ";") {
-			return nil, auditlog.ParamError(key, "%s is not a valid query-string value (bad escape or ';')", key)
-		}
-	}
-	return values, nil
 }

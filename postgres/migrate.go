@@ -39,6 +39,9 @@ func embedded() ([]migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bad migration name %s: %w", base, err)
 		}
+		if len(out) > 0 && v <= out[len(out)-1].version {
+			return nil, fmt.Errorf("migration %s reuses version %d: a second file of one version would be skipped", base, v)
+		}
 		out = append(out, migration{version: v, name: name})
 	}
 	return out, nil

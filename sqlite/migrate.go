@@ -25,12 +25,17 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	sort.Strings(names)
+	prev := 0
 	for _, name := range names {
 		base := strings.TrimPrefix(name, "migrations/")
 		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
 		if err != nil {
 			return fmt.Errorf("migrate: bad migration name %s: %w", base, err)
 		}
+		if version <= prev {
+			return fmt.Errorf("migrate: %s reuses version %d: a second file of one version would be skipped", base, version)
+		}
+		prev = version
 		if err := applyMigration(ctx, db, name, version); err != nil {
 			return err
 		}

@@ -1,7 +1,6 @@
 package sqlite_test
 
 import (
-	"database/sql"
 	"strings"
 	"testing"
 	"time"
@@ -13,13 +12,7 @@ import (
 // TestReadsUseKeysetIndexes checks that every filter is answered by walking
 // an index in page order: no table scan and no sort of the matches.
 func TestReadsUseKeysetIndexes(t *testing.T) {
-	s, path := MustOpen(t)
-	s.Close()
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := planDB(t)
 	since := time.Now()
 	for name, f := range map[string]auditlog.Filter{
 		"none": {}, "action": {Actions: []string{"service.update"}}, "actions": {Actions: []string{"service.update", "deploy.create"}},
@@ -30,21 +23,7 @@ func TestReadsUseKeysetIndexes(t *testing.T) {
 		for _, scope := range []auditlog.Scope{auditlog.UserScope("u"), auditlog.ProjectScope("p", "u")} {
 			q := auditlog.Query{Filter: f, After: &auditlog.Position{OccurredAt: 5, ID: "x"}}
 			where, args := sqlwhere.Scoped(sqlwhere.Question, scope, q).SQL()
-			rows, err := db.Query(`EXPLAIN QUERY PLAN SELECT canonical FROM entries `+where+` `+sqlwhere.Order+` LIMIT 51`, args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			rows.Close()
-			text := strings.Join(plan, "; ")
+			text := queryPlan(t, db, `SELECT canonical FROM entries `+where+` `+sqlwhere.Order+` LIMIT 51`, args...)
 			if !strings.Contains(text, "USING INDEX") || strings.Contains(text, "SCAN") || strings.Contains(text, "TEMP B-TREE") {
 				t.Errorf("%s (%+v): plan %q", name, scope, text)
 			}

@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite every auditlog.Store passes:
 // writes, idempotency, batch atomicity, every filter and their combinations,
-// keyset walks under concurrent writes, privacy scoping, the admin trail,
+// keyset walks under concurrent writes, following by seq, privacy scoping, the admin trail,
 // tokens, secrets, and the tamper-evidence hooks (integrity.go). Engines run
 // it from their own tests.
 package storetest
@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 		{"InvalidEventStoresNothing", testInvalidBatch},
 		{"Filters", testFilters},
 		{"CursorWalkUnderWrites", testCursorWalk},
+		{"Follow", testFollow},
 		{"Privacy", testPrivacy},
 		{"AdminTrail", testAdminTrail},
 		{"Tokens", testTokens},

@@ -8,7 +8,7 @@ import (
 	"net/url"
 
 	"github.com/guaracloud/auditlog"
-	"github.com/guaracloud/auditlog/api"
+	"github.com/guaracloud/auditlog/query"
 )
 
 // listView is the data of the audit logs page and of a project's admin trail.
@@ -110,8 +110,8 @@ func (h *Handler) fragmentSession(w http.ResponseWriter, r *http.Request) (sessi
 }
 
 // list reads one page of entries in scope and renders it: the full page, or
-// only its rows for "Load more". Filters are parsed by api.ParseRead and
-// cursors checked by the API's codec, so the page answers what the API would.
+// only its rows for "Load more". Filters are parsed and cursors checked by
+// package query with the API's key, so the page answers what the API would.
 func (h *Handler) list(w http.ResponseWriter, r *http.Request, req listRequest) {
 	v := listView{Path: pathAuditLogs}
 	scope := auditlog.UserScope(req.session.user())
@@ -120,7 +120,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, req listRequest) 
 		v.Path = "/projects/" + url.PathEscape(req.project) + "/audit-trail"
 		scope = auditlog.ProjectScope(req.project, req.session.user())
 	}
-	values, err := api.ParseRawQuery(r.URL.RawQuery)
+	values, err := query.Values(r.URL.RawQuery)
 	if err != nil {
 		values, _ = url.ParseQuery(r.URL.RawQuery)
 		h.showList(w, r, req, v, values, err)
@@ -137,7 +137,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, req listRequest) 
 			return
 		}
 	}
-	p, err := api.ParseRead(values, h.now(), v.Admin)
+	p, err := query.Parse(values, h.now(), v.Admin)
 	if err != nil {
 		h.showList(w, r, req, v, values, err)
 		return

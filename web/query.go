@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/guaracloud/auditlog"
-	"github.com/guaracloud/auditlog/api"
+	"github.com/guaracloud/auditlog/query"
 )
 
 // The page's URL uses the API's parameter names, so a view can be bookmarked,
@@ -49,7 +49,7 @@ func normalize(values url.Values) (url.Values, bool, error) {
 	}
 	preset := false
 	if r := out["range"]; len(r) == 1 {
-		_, preset = api.Ranges[r[0]]
+		_, preset = query.RangePreset(r[0])
 	}
 	for i, name := range formOnly {
 		v := strings.TrimSpace(values.Get(name))

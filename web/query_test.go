@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
@@ -26,6 +27,13 @@ func TestHostileQueries(t *testing.T) {
 	anaCursor := *e.apiList(t, ana, "/v1/audit-logs", "limit=5").NextCursor
 	brunoCursor := *e.apiList(t, bruno, "/v1/audit-logs", "limit=5").NextCursor
 
+	list := func(n int, format string) string {
+		items := make([]string, n)
+		for i := range items {
+			items[i] = fmt.Sprintf(format, i)
+		}
+		return strings.Join(items, ",")
+	}
 	tests := []struct {
 		name  string
 		query string
@@ -58,6 +66,12 @@ func TestHostileQueries(t *testing.T) {
 		{"UnknownRange", "range=2y", `range must be "1h", "24h" or "7d"`, true},
 		{"RangeAndSince", "range=24h&since=2026-01-01T00:00:00Z", "give either range or since, not both", true},
 		{"RangeAfterUntil", "range=1h&until=2000-01-01T00:00:00Z", "the range starts after until", true},
+		{"51Families", "action_type=" + list(51, "f%d.*"), "action_type takes at most 50 items", true},
+		{"51Types", "resource_type=" + list(51, "t%d"), "resource_type takes at most 50 items", true},
+		{"51RepeatedActions", "action_type=service.update" + strings.Repeat("&action_type=service.update", 50), "action_type takes at most 50 items", true},
+		{"998Families", "action_type=" + list(998, "f%d.*"), "action_type takes at most 50 items", true},
+		{"40000Actions", "action_type=" + list(40000, "a%d.b"), "action_type takes at most 50 items", true},
+		{"LongResourceID", "resource_id=" + strings.Repeat("x", 9000), "resource_id is too long", true},
 		{"BadCustomFrom", "range=custom&from=next+tuesday", "from must be a date and time", false},
 		{"BadCustomTo", "to=2026-13-45T99:99", "to must be a date and time", false},
 	}
@@ -105,6 +119,17 @@ func TestHostileQueries(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("ListBoundFixLink", func(t *testing.T) {
+		res := c.get(t, "/operations/audit-logs?outcome=failed&action_type="+list(51, "f%d.*"))
+		if res.Status != http.StatusBadRequest || !strings.Contains(res.Body, `href="/operations/audit-logs?outcome=failed"`) {
+			t.Errorf("status %d: the 400 page does not link to the same view without the list", res.Status)
+		}
+		ok := c.get(t, "/operations/audit-logs?action_type="+list(50, "f%d.*"))
+		if ok.Status != http.StatusOK {
+			t.Errorf("50 families: status %d", ok.Status)
+		}
+	})
 
 	t.Run("FixLink", func(t *testing.T) {
 		res := c.get(t, "/operations/audit-logs?outcome=maybe&range=24h")

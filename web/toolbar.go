@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/guaracloud/auditlog"
-	"github.com/guaracloud/auditlog/api"
+	"github.com/guaracloud/auditlog/query"
 )
 
 // toolbar is the state of the filter form, read leniently from the URL: a
@@ -61,14 +61,15 @@ type chip struct {
 	RemoveURL string
 }
 
-// items returns the items of a list parameter, as the API splits them.
+// items returns the distinct non-empty items of a list parameter, split as
+// the API splits them; past the list bound (a 400 the page explains) only
+// the items before it are shown.
 func items(values url.Values, name string) []string {
+	all, _ := query.List(values, name)
 	var out []string
-	for _, v := range values[name] {
-		for item := range strings.SplitSeq(v, ",") {
-			if item != "" && !slices.Contains(out, item) {
-				out = append(out, item)
-			}
+	for _, item := range all {
+		if item != "" && !slices.Contains(out, item) {
+			out = append(out, item)
 		}
 	}
 	return out
@@ -131,9 +132,10 @@ func newToolbar(values url.Values, base string, admin bool, projects []string) t
 
 	t.Since, t.Until = values.Get("since"), values.Get("until")
 	t.From, t.To = localValue(t.Since), localValue(t.Until)
-	switch r := values.Get("range"); {
-	case api.Ranges[r] != 0:
-		t.Range = r
+	_, preset := query.RangePreset(values.Get("range"))
+	switch {
+	case preset:
+		t.Range = values.Get("range")
 	case t.Since != "" || t.Until != "":
 		t.Range = "custom"
 	}

@@ -5,8 +5,8 @@
 // Pages are rendered on the server with html/template (parsed once, in New);
 // the CSS and the little JavaScript that enhances them are embedded and served
 // under content-hashed names. Every page works without JavaScript. Filters use
-// the API's parameter names and are validated by api.ParseRead, so the page
-// and GET /v1/audit-logs always agree on what a URL means.
+// the API's parameter names and are read by package query, as the API reads
+// them, so the page and GET /v1/audit-logs always agree on what a URL means.
 package web
 
 import (
@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/guaracloud/auditlog"
-	"github.com/guaracloud/auditlog/api"
+	"github.com/guaracloud/auditlog/query"
 )
 
 // Store is what the dashboard needs from storage: scoped reads, project
@@ -52,7 +52,7 @@ type Handler struct {
 	ttl     time.Duration
 	aead    cipher.AEAD
 	csrfKey []byte
-	cursors *api.CursorCodec
+	cursors *query.CursorCodec
 	links   *linkStore
 	signOut *revokedSessions
 	pages   *renderer
@@ -93,7 +93,7 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web.New: cursor key: %w", err)
 	}
-	if h.cursors, err = api.NewCursorCodec(cursorKey); err != nil {
+	if h.cursors, err = query.NewCursorCodec(cursorKey); err != nil {
 		return nil, fmt.Errorf("web.New: %w", err)
 	}
 	if h.assets, err = loadAssets(); err != nil {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/guaracloud/auditlog"
-	"github.com/guaracloud/auditlog/api"
 	"github.com/guaracloud/auditlog/bundle"
 	"github.com/guaracloud/auditlog/integrity"
 	"github.com/guaracloud/auditlog/sequencer"
@@ -42,9 +41,9 @@ default <db>.signing-key).`,
 			if f.project != "" {
 				return errors.New("export: --trail is not supported: an export holds the user's own entries")
 			}
-			p, err := api.ParseRead(f.values(), time.Now(), false)
+			p, err := f.params(false)
 			if err != nil {
-				return explain(err)
+				return err
 			}
 			return export(cmd.Context(), &f, p.Query.Filter, out, skey, exportedBy, cmd.ErrOrStderr())
 		},

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/guaracloud/auditlog"
-	"github.com/guaracloud/auditlog/api"
+	"github.com/guaracloud/auditlog/query"
 	"github.com/spf13/cobra"
 )
 
@@ -43,7 +43,7 @@ func (f *readFlags) register(cmd *cobra.Command) {
 	fs.BoolVar(&f.asJSON, "json", false, "print entries as JSON lines (the stored canonical bytes)")
 }
 
-// values turns the flags into API query parameters, so both share one parser.
+// values turns the flags into the API's query parameters, so both are read by package query.
 func (f *readFlags) values() url.Values {
 	v := url.Values{}
 	set := func(k, s string) {
@@ -66,6 +66,16 @@ func (f *readFlags) values() url.Values {
 	set("range", f.rng)
 	v.Set("limit", fmt.Sprint(f.limit))
 	return v
+}
+
+// params reads the filters as the API reads its query string (admin: on a
+// project's admin trail); a refusal names the flag.
+func (f *readFlags) params(admin bool) (query.Params, error) {
+	p, err := query.Parse(f.values(), time.Now(), admin)
+	if err != nil {
+		return query.Params{}, explain(err)
+	}
+	return p, nil
 }
 
 // scope is the privacy scope the flags ask for.
@@ -98,16 +108,16 @@ func newQuery() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			q, err := api.ParseQuery(f.values(), time.Now(), scope.ProjectID != "")
+			p, err := f.params(scope.ProjectID != "")
 			if err != nil {
-				return explain(err)
+				return err
 			}
 			store, err := openStore(cmd.Context(), f.db)
 			if err != nil {
 				return fmt.Errorf("query: %w", err)
 			}
 			defer store.Close()
-			page, err := store.Query(cmd.Context(), scope, q)
+			page, err := store.Query(cmd.Context(), scope, p.Query)
 			if err != nil {
 				return fmt.Errorf("query: %w", err)
 			}
@@ -163,10 +173,14 @@ func newTail() *cobra.Command {
 	var every time.Duration
 	cmd := &cobra.Command{
 		Use:   "tail",
-		Short: "Follow a user's new entries as they are written (Ctrl-C to stop)",
+		Short: "Print a user's newest entries, then every new one as it is committed (Ctrl-C to stop)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			scope, err := f.scope()
+			if err != nil {
+				return err
+			}
+			p, err := f.params(scope.ProjectID != "")
 			if err != nil {
 				return err
 			}
@@ -175,7 +189,7 @@ func newTail() *cobra.Command {
 				return fmt.Errorf("tail: %w", err)
 			}
 			defer store.Close()
-			return tail(cmd.Context(), store, scope, &f, every, cmd.OutOrStdout())
+			return tail(cmd.Context(), store, scope, p, f.asJSON, every, cmd.OutOrStdout())
 		},
 	}
 	f.register(cmd)
@@ -183,38 +197,41 @@ func newTail() *cobra.Command {
 	return cmd
 }
 
-// tail prints the newest entries, then polls for entries newer than those printed.
-func tail(ctx context.Context, store auditlog.Reader, scope auditlog.Scope, f *readFlags, every time.Duration, w io.Writer) error {
-	printed := map[string]bool{}
-	var since *time.Time
-	for first := true; ; first = false {
-		q, err := api.ParseQuery(f.values(), time.Now(), scope.ProjectID != "")
+// tail prints the newest entries (--limit of them, oldest first), then
+// follows the log by seq: every entry in scope matching the filters that was
+// committed after the newest of those, in commit order, a page at a time. A
+// burst larger than a page, or an entry a spool delivers late (an older
+// occurred_at, committed now), is printed once like any other; nothing is
+// remembered but the seq the last read reached. Filters are read once, so a
+// `range` starts where it started when tail did.
+func tail(ctx context.Context, store auditlog.Reader, scope auditlog.Scope, p query.Params, asJSON bool, every time.Duration, w io.Writer) error {
+	admin := scope.ProjectID != ""
+	page, err := store.Query(ctx, scope, p.Query)
+	if err != nil {
+		return stopped(ctx, err)
+	}
+	newest := page.Entries
+	slices.Reverse(newest) // oldest first, like tail -f
+	if err := writeEntries(w, newest, asJSON, admin, true); err != nil {
+		return err
+	}
+	after := int64(-1)
+	for _, e := range newest {
+		after = max(after, e.Seq)
+	}
+	for {
+		next, through, err := store.Follow(ctx, scope, p.Query.Filter, after, p.Query.Limit)
 		if err != nil {
-			return explain(err)
+			return stopped(ctx, err)
 		}
-		if since != nil {
-			q.Filter.Since = since
-		}
-		page, err := store.Query(ctx, scope, q)
-		if err != nil {
-			return fmt.Errorf("tail: %w", err)
-		}
-		var fresh []auditlog.Entry
-		for _, e := range page.Entries {
-			if !printed[e.ID] {
-				fresh = append(fresh, e)
-				printed[e.ID] = true
-			}
-		}
-		slices.Reverse(fresh) // oldest first, like tail -f
-		if len(fresh) > 0 || first {
-			if err := writeEntries(w, fresh, f.asJSON, scope.ProjectID != "", first); err != nil {
+		if len(next) > 0 {
+			if err := writeEntries(w, next, asJSON, admin, false); err != nil {
 				return err
 			}
 		}
-		if len(page.Entries) > 0 {
-			t := page.Entries[0].OccurredAt
-			since = &t
+		after = through
+		if len(next) == p.Query.Limit {
+			continue // more are waiting
 		}
 		select {
 		case <-ctx.Done():
@@ -222,4 +239,12 @@ func tail(ctx context.Context, store auditlog.Reader, scope auditlog.Scope, f *r
 		case <-time.After(every):
 		}
 	}
+}
+
+// stopped is tail's answer to a failed read: none when the user stopped it.
+func stopped(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return fmt.Errorf("tail: %w", err)
 }

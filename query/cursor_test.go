@@ -1,4 +1,4 @@
-package api
+package query
 
 import (
 	"bytes"
@@ -11,22 +11,22 @@ import (
 	"github.com/guaracloud/auditlog"
 )
 
-func mustCodec(t *testing.T) *cursorCodec {
+func mustCodec(t *testing.T) *CursorCodec {
 	t.Helper()
-	c, err := newCursorCodec(bytes.Repeat([]byte{7}, 32))
+	c, err := NewCursorCodec(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-func mustParams(t *testing.T, query string, now time.Time) *ReadParams {
+func mustParams(t *testing.T, query string, now time.Time) *Params {
 	t.Helper()
 	v, err := url.ParseQuery(query)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := ParseRead(v, now, false)
+	p, err := Parse(v, now, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,13 +115,13 @@ func TestCursor(t *testing.T) {
 		c := mustCodec(t)
 		s := c.Encode(pos, ana, p)
 		for _, bad := range []string{s[:len(s)-1], s[:len(s)-4], s[:10], s + "A", s + "AAAA", "garbage", "AQ", "=", "%%%",
-			strings.Repeat("A", 5000), s + "=="} {
+			strings.Repeat("A", 5000), s + "==", s[:5] + "\r" + s[5:], s[:5] + "\n" + s[5:], "\n" + s, s + "\r\n"} {
 			_, err := c.Decode(bad, ana, p)
 			wantCursorError(t, err)
 		}
 	})
 	t.Run("ErrOtherKey", func(t *testing.T) {
-		other, _ := newCursorCodec(bytes.Repeat([]byte{8}, 32))
+		other, _ := NewCursorCodec(bytes.Repeat([]byte{8}, 32))
 		_, err := mustCodec(t).Decode(other.Encode(pos, ana, p), ana, p)
 		wantCursorError(t, err)
 	})
@@ -149,8 +149,35 @@ func TestCursor(t *testing.T) {
 		}
 	})
 	t.Run("ErrShortKey", func(t *testing.T) {
-		if _, err := newCursorCodec(make([]byte, 8)); err == nil {
+		if _, err := NewCursorCodec(make([]byte, 8)); err == nil {
 			t.Fatal("accepted an 8-byte key")
 		}
 	})
+}
+
+// TestCursorCompatible: cursors minted before the codec moved to this
+// package (same key, same MAC inputs) still decode, and are minted the same.
+func TestCursorCompatible(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	pos := auditlog.Position{OccurredAt: now.UnixMicro() - 123, ID: "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"}
+	const filters = "action_type=service.update,cron_worker.*&resource_type=service&outcome=failed&limit=10&since=2026-11-01T00:00:00Z"
+	for _, c := range []struct {
+		query  string
+		scope  auditlog.Scope
+		cursor string
+	}{
+		{filters, auditlog.ProjectScope("prj_web", "usr_ana"), "AQAGYRiQ_u-FMDE5M2ExYjItYzNkNC03ZTVmLThhOWItMGMxZDJlM2Y0YTViZrxix2jTGREJ9rKo-K6aKg"},
+		{filters, auditlog.UserScope("usr_ana"), "AQAGYRiQ_u-FMDE5M2ExYjItYzNkNC03ZTVmLThhOWItMGMxZDJlM2Y0YTViHon65F9mep5i-4w6_jzvXg"},
+		{"range=24h&actor_id=usr_bruno", auditlog.ProjectScope("prj_web", "usr_ana"), "AQAGYRiQ_u-FMDE5M2ExYjItYzNkNC03ZTVmLThhOWItMGMxZDJlM2Y0YTViWjjW0fbvmT8MLqXCPZUC5A"},
+		{"range=24h&actor_id=usr_bruno", auditlog.UserScope("usr_ana"), "AQAGYRiQ_u-FMDE5M2ExYjItYzNkNC03ZTVmLThhOWItMGMxZDJlM2Y0YTVi7EPulLvWztB5zPaRM0Rsng"},
+	} {
+		c1 := mustCodec(t)
+		p := mustParams(t, c.query, now)
+		if got := c1.Encode(pos, c.scope, p); got != c.cursor {
+			t.Errorf("%s %v: minted %s, want %s", c.query, c.scope, got, c.cursor)
+		}
+		if got, err := c1.Decode(c.cursor, c.scope, p); err != nil || *got != pos {
+			t.Errorf("%s %v: Decode = %+v, %v", c.query, c.scope, got, err)
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package api
+package query
 
 import (
 	"crypto/hmac"
@@ -22,28 +22,32 @@ const (
 	cursorVersion = 1
 	cursorMACSize = 16
 	cursorHeader  = 1 + 8
-	// maxCursorLen bounds the work spent on a cursor: ids are at most 128 bytes.
-	maxCursorLen = 4 * (cursorHeader + auditlog.MaxIDLen + cursorMACSize) / 3
+	// MaxCursorLen bounds the work spent on a cursor: ids are at most 128 bytes.
+	MaxCursorLen = 4 * (cursorHeader + auditlog.MaxIDLen + cursorMACSize) / 3
 )
 
-// cursorEncoding is strict so that no two strings decode to the same cursor.
+// cursorEncoding is strict (no stray bits in the last character); as the
+// decoder still skips '\r' and '\n', Decode also requires the canonical
+// form, so that no two strings decode to the same cursor.
 var cursorEncoding = base64.RawURLEncoding.Strict()
 
-// cursorCodec mints and verifies signed page cursors.
-type cursorCodec struct {
+// CursorCodec mints and verifies signed page cursors. The API and the
+// dashboard both sign with the store's "cursor" secret, so the dashboard's
+// "Load more" links and the API's next_cursor are interchangeable.
+type CursorCodec struct {
 	key []byte
 }
 
-// newCursorCodec returns a codec signing with key, which must hold at least 16 bytes.
-func newCursorCodec(key []byte) (*cursorCodec, error) {
+// NewCursorCodec returns a codec signing with key, which must hold at least 16 bytes.
+func NewCursorCodec(key []byte) (*CursorCodec, error) {
 	if len(key) < 16 {
 		return nil, errors.New("cursor codec: key shorter than 16 bytes")
 	}
-	return &cursorCodec{key: append([]byte(nil), key...)}, nil
+	return &CursorCodec{key: append([]byte(nil), key...)}, nil
 }
 
 // Encode returns the cursor for resuming after pos under the given scope and parameters.
-func (c *cursorCodec) Encode(pos auditlog.Position, scope auditlog.Scope, p *ReadParams) string {
+func (c *CursorCodec) Encode(pos auditlog.Position, scope auditlog.Scope, p *Params) string {
 	payload := make([]byte, cursorHeader, cursorHeader+len(pos.ID)+cursorMACSize)
 	payload[0] = cursorVersion
 	binary.BigEndian.PutUint64(payload[1:cursorHeader], uint64(pos.OccurredAt))
@@ -53,13 +57,14 @@ func (c *cursorCodec) Encode(pos auditlog.Position, scope auditlog.Scope, p *Rea
 
 // Decode verifies a cursor against the scope and parameters of the request
 // carrying it and returns its position; any mismatch is a 400 on `cursor`.
-func (c *cursorCodec) Decode(s string, scope auditlog.Scope, p *ReadParams) (*auditlog.Position, error) {
+func (c *CursorCodec) Decode(s string, scope auditlog.Scope, p *Params) (*auditlog.Position, error) {
 	invalid := auditlog.ParamError("cursor", "cursor is invalid, or was issued for another caller or other filters")
-	if len(s) > maxCursorLen {
+	if len(s) > MaxCursorLen {
 		return nil, invalid
 	}
 	raw, err := cursorEncoding.DecodeString(s)
-	if err != nil || len(raw) < cursorHeader+1+cursorMACSize || raw[0] != cursorVersion {
+	if err != nil || len(raw) < cursorHeader+1+cursorMACSize || raw[0] != cursorVersion ||
+		cursorEncoding.EncodedLen(len(raw)) != len(s) {
 		return nil, invalid
 	}
 	payload, mac := raw[:len(raw)-cursorMACSize], raw[len(raw)-cursorMACSize:]
@@ -79,7 +84,7 @@ func (c *cursorCodec) Decode(s string, scope auditlog.Scope, p *ReadParams) (*au
 // mac signs the payload together with the scope, the filters and the range.
 // A range-derived since moves with the clock, so it is bound by the range
 // value rather than by the instant it evaluated to.
-func (c *cursorCodec) mac(payload []byte, scope auditlog.Scope, p *ReadParams) []byte {
+func (c *CursorCodec) mac(payload []byte, scope auditlog.Scope, p *Params) []byte {
 	f := p.Query.Filter
 	if p.Range != "" {
 		f.Since = nil

@@ -1,0 +1,34 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/guaracloud/auditlog"
+	"github.com/guaracloud/auditlog/internal/sqlwhere"
+)
+
+// Follow returns the scope's entries matching f committed after afterSeq, in
+// seq order, at most limit, and the seq the read reached. Seqs are assigned
+// under the log_state row lock, held until commit, so they become visible in
+// order: a read never sees a seq before a smaller one.
+func (s *Store) Follow(ctx context.Context, scope auditlog.Scope, f auditlog.Filter, afterSeq int64, limit int) ([]auditlog.Entry, int64, error) {
+	if err := auditlog.CheckScope(ctx, s, scope); err != nil {
+		return nil, 0, err
+	}
+	var head int64
+	if err := s.pool.QueryRow(ctx, sqlwhere.Head).Scan(&head); err != nil {
+		return nil, 0, fmt.Errorf("postgres.Follow: %w", err)
+	}
+	stmt, args := sqlwhere.Follow(sqlwhere.Dollar, scope, f, afterSeq, limit)
+	rows, err := s.pool.Query(ctx, stmt, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("postgres.Follow: %w", err)
+	}
+	defer rows.Close()
+	entries, err := sqlwhere.ReadEntries(rows)
+	if err != nil {
+		return nil, 0, fmt.Errorf("postgres.Follow: %w", err)
+	}
+	return entries, sqlwhere.Through(entries, afterSeq, head, limit), nil
+}
