@@ -230,7 +230,7 @@ func (m model) entry() auditlog.Entry {
 	return e
 }
 
-// fill pads items with well-formed ones that match nothing, up to n.
+// padList pads items with well-formed ones that match nothing, up to n.
 func padList(items []string, n int, format string) []string {
 	for i := 0; len(items) < n; i++ {
 		items = append(items, fmt.Sprintf(format, i))
