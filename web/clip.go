@@ -71,9 +71,9 @@ var entities = map[byte]string{'"': "&#34;", '\'': "&#39;", '&': "&amp;", '<': "
 // Once either runs out it writes nothing more, and its HTML ends in "…".
 type clip struct {
 	buf    []byte
-	room   int // bytes still allowed, the final marker's kept aside
-	nodes  int // values still allowed to be visited
-	full   bool
+	room   int       // bytes still allowed, the final marker's kept aside
+	nodes  int       // values still allowed to be visited
+	full   bool      // the room or the values ran out: nothing more is written
 	masked bool      // a redaction marker was written
 	left   *omission // shared by every clip of one entry
 	quoted bytes.Buffer
@@ -110,10 +110,11 @@ func (c *clip) stop() {
 
 // visit counts one value visited, and reports whether it may be shown.
 func (c *clip) visit() bool {
-	if c.full || c.nodes <= 0 {
-		if !c.full {
-			c.stop()
-		}
+	if c.full {
+		return false
+	}
+	if c.nodes <= 0 {
+		c.stop()
 		return false
 	}
 	c.nodes--
