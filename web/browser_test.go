@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/google/go-cmp/cmp"
 )
 
 // One headless Chromium serves every browser test of the binary; each test
@@ -122,6 +123,11 @@ func (tb *tab) listen(ev any) {
 			tb.problems = append(tb.problems, fmt.Sprintf("console.%s", ev.Type))
 		}
 	case *log.EventEntryAdded:
+		// A document without an icon link (the raw JSON) makes the browser
+		// guess /favicon.ico, which the dashboard does not serve: not the page's fault.
+		if strings.HasSuffix(ev.Entry.URL, "/favicon.ico") {
+			return
+		}
 		if ev.Entry.Level == log.EntryLevelError || ev.Entry.Source == log.EntrySourceSecurity {
 			tb.problems = append(tb.problems, fmt.Sprintf("log %s/%s: %s", ev.Entry.Source, ev.Entry.Level, ev.Entry.Text))
 		}
@@ -190,6 +196,29 @@ func (tb *tab) navigating(step chromedp.Action[chromedp.Void]) {
 		tb.t.Fatalf("browser: %v", err)
 	}
 	tb.do(chromedp.WaitReady(chromedp.CSS("body")))
+}
+
+// withoutScript turns JavaScript off in the tab, as some visitors have it.
+func (tb *tab) withoutScript() {
+	tb.t.Helper()
+	if _, err := chromedp.Call(tb.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		tb.t.Fatal(err)
+	}
+}
+
+// checkSeededDiff checks the diff table the open panel of the seeded update shows.
+func (tb *tab) checkSeededDiff() {
+	tb.t.Helper()
+	diff := eval[[][]string](tb, `Array.from(document.querySelectorAll('#d-`+updateID+` table.diff tbody tr')).map(r =>
+		Array.from(r.children).map(c => c.textContent.trim()))`)
+	want := [][]string{
+		{"image", "ghcr.io/acme/api:1.24.3", "ghcr.io/acme/api:1.25.0"},
+		{"registry.password", "[REDACTED] masked", "[REDACTED] masked"},
+		{"replicas", "2", "3"},
+	}
+	if d := cmp.Diff(want, diff); d != "" {
+		tb.t.Errorf("diff table (-want +got):\n%s", d)
+	}
 }
 
 // location returns the page's path and query.

@@ -1,11 +1,8 @@
 package web
 
 import (
-	"bytes"
-	"encoding/json"
 	"html/template"
 	"net/url"
-	"regexp"
 	"strconv"
 
 	"github.com/guaracloud/auditlog"
@@ -31,7 +28,8 @@ type entryView struct {
 	Detail       detailView
 }
 
-// detailView is the content of a row's detail panel.
+// detailView is the content of a row's detail panel. Each part is drawn
+// within the entry's budget (see clip.go); Omitted says what that left out.
 type detailView struct {
 	Error    *errorView
 	Diff     []diffRow
@@ -39,11 +37,13 @@ type detailView struct {
 	IDs      []idRow
 	Metadata template.HTML // pretty JSON, HTML-escaped, masked values marked
 	Links    []linkRow
+	Omitted  string // why part of the metadata is not shown; "" when all of it is
+	RawURL   string // the entry's stored bytes, as JSON
 }
 
 // errorView is the error a failed mutation recorded.
 type errorView struct {
-	Code    string
+	Code    template.HTML
 	Message template.HTML
 }
 
@@ -72,55 +72,6 @@ type valueView struct {
 	Masked bool          // some part of the value was redacted before storage
 }
 
-// maskedRE finds the replacements redaction leaves in metadata: [REDACTED] or [REDACTED:<kind>].
-var maskedRE = regexp.MustCompile(`\[REDACTED(?::[A-Za-z0-9_.-]+)?\]`)
-
-// markMasked escapes s for HTML and wraps every redaction marker in a
-// <mark>; the markers hold no character that escaping changes, so they are
-// found unchanged in the escaped text.
-func markMasked(s string) template.HTML {
-	esc := template.HTMLEscapeString(s)
-	return template.HTML(maskedRE.ReplaceAllString(esc, `<mark class="masked" title="Masked before it was stored">$0</mark>`))
-}
-
-// valueOf renders a decoded JSON value: strings as they are, the rest as compact JSON.
-func valueOf(v any) valueView {
-	var s string
-	switch v := v.(type) {
-	case string:
-		s = v
-	default:
-		s = compactJSON(v)
-	}
-	return valueView{HTML: markMasked(s), Masked: maskedRE.MatchString(s)}
-}
-
-// compactJSON encodes v without HTML escaping (the template escapes).
-func compactJSON(v any) string {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return "(unreadable)"
-	}
-	return string(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
-}
-
-// prettyJSON renders metadata as indented JSON with masked values marked.
-func prettyJSON(md map[string]any) template.HTML {
-	if md == nil {
-		md = map[string]any{}
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(md); err != nil {
-		return markMasked("(metadata could not be shown)")
-	}
-	return markMasked(string(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))))
-}
-
 // newEntryView prepares an entry for the table; base is the page's path,
 // for the "related entries" links.
 func newEntryView(e *auditlog.Entry, admin bool, base string) entryView {
@@ -142,10 +93,20 @@ func newEntryView(e *auditlog.Entry, admin bool, base string) entryView {
 		v.ShortUA = shortUserAgent(v.UserAgent)
 	}
 	d := &v.Detail
-	d.Diff = diffRows(e.Metadata["diff"])
-	d.Error = errorOf(e.Metadata["error"])
-	d.Fields = fieldRows(e.Metadata)
-	d.Metadata = prettyJSON(e.Metadata)
+	var left omission
+	d.Error = errorOf(e.Metadata["error"], &left)
+	rows := newRowsBudget(&left)
+	d.Diff = diffRows(e.Metadata["diff"], rows)
+	d.Fields = fieldRows(e.Metadata, rows)
+	md := newClip(jsonRoom, maxNodes, &left)
+	if e.Metadata == nil {
+		md.json(map[string]any{}, 1, true)
+	} else {
+		md.json(e.Metadata, 1, true)
+	}
+	d.Metadata = md.html()
+	d.Omitted = left.reason()
+	d.RawURL = base + "/" + url.PathEscape(e.ID) + "/raw.json"
 	d.IDs = []idRow{{"Entry id", e.ID}, {"Sequence number", strconv.FormatInt(e.Seq, 10)}, {"Resource id", e.ResourceID}, {"Actor id", e.ActorID}}
 	if v.ProjectID != "" {
 		d.IDs = append(d.IDs, idRow{"Project id", v.ProjectID})
@@ -155,24 +116,32 @@ func newEntryView(e *auditlog.Entry, admin bool, base string) entryView {
 	if admin {
 		d.Links = append(d.Links, linkRow{"All entries by this actor", base + "?" + url.Values{"actor_id": {e.ActorID}}.Encode()})
 	}
+	d.Links = append(d.Links, linkRow{"Raw JSON", d.RawURL})
 	return v
 }
 
-// errorOf reads the error a failed mutation recorded: {"code", "message"} or a string.
-func errorOf(v any) *errorView {
-	switch v := v.(type) {
-	case nil:
+// errorOf reads the error a failed mutation recorded: {"code", "message"}
+// or a string; any other value shows as compact JSON.
+func errorOf(v any, left *omission) *errorView {
+	if v == nil {
 		return nil
-	case string:
-		return &errorView{Message: markMasked(v)}
-	case map[string]any:
-		code, _ := v["code"].(string)
-		msg, ok := v["message"].(string)
-		if !ok {
-			msg = compactJSON(v)
-		}
-		return &errorView{Code: code, Message: markMasked(msg)}
-	default:
-		return &errorView{Message: markMasked(compactJSON(v))}
 	}
+	msg := newClip(valueRoom, maxNodes, left)
+	m, ok := v.(map[string]any)
+	if !ok {
+		msg.value(v, 2)
+		return &errorView{Message: msg.html()}
+	}
+	var code template.HTML
+	if s, ok := m["code"].(string); ok {
+		c := newClip(valueRoom, maxNodes, left)
+		c.text(s)
+		code = c.html()
+	}
+	if s, ok := m["message"].(string); ok {
+		msg.text(s)
+	} else {
+		msg.json(m, 2, false)
+	}
+	return &errorView{Code: code, Message: msg.html()}
 }

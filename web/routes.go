@@ -46,8 +46,10 @@ func (h *Handler) routes() *http.ServeMux {
 	handle(pathLink, map[string]http.HandlerFunc{"GET": h.linkForm, "POST": h.linkSignIn})
 	handle(pathAuditLogs, map[string]http.HandlerFunc{"GET": h.auditLogs})
 	handle(pathAuditLogs+"/more", map[string]http.HandlerFunc{"GET": h.auditLogsMore})
+	handle(pathAuditLogs+"/{id}/raw.json", map[string]http.HandlerFunc{"GET": h.rawEntry})
 	handle("/projects/{project_id}/audit-trail", map[string]http.HandlerFunc{"GET": h.auditTrail})
 	handle("/projects/{project_id}/audit-trail/more", map[string]http.HandlerFunc{"GET": h.auditTrailMore})
+	handle("/projects/{project_id}/audit-trail/{id}/raw.json", map[string]http.HandlerFunc{"GET": h.rawTrailEntry})
 	handle("/static/{name}", map[string]http.HandlerFunc{"GET": h.assets.serve})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address.")

@@ -42,7 +42,8 @@ func TestDiffRows(t *testing.T) {
 	}
 	type row struct{ Field, Before, After string }
 	var got []row
-	for _, r := range diffRows(md["diff"]) {
+	var left omission
+	for _, r := range diffRows(md["diff"], newRowsBudget(&left)) {
 		got = append(got, row{r.Field, side(r.Before), side(r.After)})
 	}
 	want := []row{
@@ -57,8 +58,11 @@ func TestDiffRows(t *testing.T) {
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("diff rows (-want +got):\n%s", d)
 	}
-	if diffRows("not a diff") != nil || diffRows(map[string]any{}) != nil {
+	if diffRows("not a diff", newRowsBudget(&left)) != nil || diffRows(map[string]any{}, newRowsBudget(&left)) != nil {
 		t.Error("a diff that is not an object should give no rows")
+	}
+	if left != (omission{}) {
+		t.Errorf("a small diff was cut: %+v", left)
 	}
 }
 
@@ -85,13 +89,20 @@ func stripTags(h template.HTML) string {
 	}
 }
 
-func TestMarkMaskedEscapes(t *testing.T) {
-	got := markMasked(`<img src=x onerror=alert(1)> mail [REDACTED:email] & "[REDACTED]"`)
-	want := `&lt;img src=x onerror=alert(1)&gt; mail <mark class="masked" title="Masked before it was stored">[REDACTED:email]</mark> &amp; &#34;<mark class="masked" title="Masked before it was stored">[REDACTED]</mark>&#34;`
-	if string(got) != want {
-		t.Errorf("markMasked:\n got %s\nwant %s", got, want)
+// text renders s as the rows and the JSON do, with a large room.
+func text(s string) string {
+	c := newClip(1<<20, maxNodes, &omission{})
+	c.text(s)
+	return string(c.html())
+}
+
+func TestTextEscapesAndMarks(t *testing.T) {
+	got := text("<img src=x onerror=alert(1)> mail [REDACTED:email] & \"[REDACTED]\"'\x00")
+	want := `&lt;img src=x onerror=alert(1)&gt; mail <mark class="masked" title="Masked before it was stored">[REDACTED:email]</mark> &amp; &#34;<mark class="masked" title="Masked before it was stored">[REDACTED]</mark>&#34;&#39;` + "\uFFFD"
+	if got != want {
+		t.Errorf("text:\n got %s\nwant %s", got, want)
 	}
-	if s := string(prettyJSON(map[string]any{"x": "</code><script>"})); strings.Contains(s, "<script>") {
-		t.Errorf("prettyJSON does not escape: %s", s)
+	if s := pretty(map[string]any{"x": "</code><script>"}, 1<<20); strings.Contains(s, "<script>") {
+		t.Errorf("the JSON does not escape: %s", s)
 	}
 }

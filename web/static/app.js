@@ -1,6 +1,7 @@
 // Guara Cloud audit log: small enhancements on top of pages that work without
 // JavaScript. Local times, expandable rows, copy buttons, "Load more" that
-// appends rows, and a filter form that builds the canonical URL itself.
+// appends rows, raw JSON shown in place, and a filter form that builds the
+// canonical URL itself.
 (function () {
   'use strict';
 
@@ -152,6 +153,12 @@
     });
     var copy = t.closest('button.copy');
     if (copy) { copyText(copy); return; }
+    var raw = t.closest('a.raw-link');
+    if (raw && ev.button === 0 && !ev.ctrlKey && !ev.metaKey && !ev.shiftKey && !ev.altKey) {
+      ev.preventDefault();
+      showRaw(raw);
+      return;
+    }
     var more = t.closest('#load-more');
     if (more) { ev.preventDefault(); loadMore(more); return; }
     var toggle = t.closest('button.toggle');
@@ -171,6 +178,38 @@
       detail.classList.toggle('is-open', open);
       detail.parentNode.classList.toggle('is-open', open);
     }
+  }
+
+  // showRaw shows the raw JSON of an entry too large or too deep for its
+  // panel under the link, fetched once; the link then hides and shows it.
+  // When it cannot be fetched (a session that ended, say), the link is followed.
+  function showRaw(link) {
+    var box = link.closest('.omitted');
+    var pre = box.querySelector('pre.raw');
+    if (pre) {
+      pre.hidden = !pre.hidden;
+      link.textContent = pre.hidden ? 'Show raw JSON' : 'Hide raw JSON';
+      return;
+    }
+    if (link.getAttribute('aria-busy') === 'true') { return; }
+    link.setAttribute('aria-busy', 'true');
+    fetch(link.href, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+      .then(function (res) {
+        var type = res.headers.get('Content-Type') || '';
+        if (!res.ok || type.indexOf('application/json') !== 0) { throw new Error('no JSON'); }
+        return res.text();
+      })
+      .then(function (text) {
+        pre = document.createElement('pre');
+        pre.className = 'json raw';
+        pre.tabIndex = 0;
+        pre.setAttribute('aria-label', 'Raw JSON of the entry, as stored');
+        pre.appendChild(document.createElement('code')).textContent = text;
+        box.appendChild(pre);
+        link.removeAttribute('aria-busy');
+        link.textContent = 'Hide raw JSON';
+      })
+      .catch(function () { window.location.assign(link.href); });
   }
 
   function copyText(button) {
