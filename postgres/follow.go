@@ -12,7 +12,8 @@ import (
 // seq order, at most limit, and the seq the read reached. Seqs are assigned
 // under the log_state row lock, held until commit, so they become visible in
 // order: a read never sees a seq before a smaller one.
-func (s *Store) Follow(ctx context.Context, scope auditlog.Scope, f auditlog.Filter, afterSeq int64, limit int) ([]auditlog.Entry, int64, error) {
+func (s *Store) Follow(ctx context.Context, scope auditlog.Scope, f auditlog.Filter, afterSeq int64, limit int) (_ []auditlog.Entry, _ int64, err error) {
+	defer classify(&err)
 	if err := auditlog.CheckScope(ctx, s, scope); err != nil {
 		return nil, 0, err
 	}

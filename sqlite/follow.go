@@ -11,7 +11,8 @@ import (
 // Follow returns the scope's entries matching f committed after afterSeq, in
 // seq order, at most limit, and the seq the read reached. A user's entries are
 // walked on the (actor_id, seq) index, a project's on (project_id, seq).
-func (s *Store) Follow(ctx context.Context, scope auditlog.Scope, f auditlog.Filter, afterSeq int64, limit int) ([]auditlog.Entry, int64, error) {
+func (s *Store) Follow(ctx context.Context, scope auditlog.Scope, f auditlog.Filter, afterSeq int64, limit int) (_ []auditlog.Entry, _ int64, err error) {
+	defer classify(&err)
 	if err := auditlog.CheckScope(ctx, s, scope); err != nil {
 		return nil, 0, err
 	}

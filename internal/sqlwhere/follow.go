@@ -20,11 +20,17 @@ func Follow(ph Placeholder, scope auditlog.Scope, f auditlog.Filter, afterSeq in
 }
 
 // Through is how far a follow read reached: the last entry's seq when the
-// page is full (more may follow), otherwise the head read before it (or
-// afterSeq, when that is further): nothing up to there is left to return.
+// page is full (more may follow), otherwise the furthest of the head read
+// before it, afterSeq and the last entry returned (entries committed between
+// the two statements may come back too; the statement saw every seq below
+// them): nothing up to there is left to return.
 func Through(entries []auditlog.Entry, afterSeq, head int64, limit int) int64 {
-	if n := len(entries); n > 0 && n == Limit(auditlog.Query{Limit: limit}) {
+	n := len(entries)
+	if n > 0 && n == Limit(auditlog.Query{Limit: limit}) {
 		return entries[n-1].Seq
+	}
+	if n > 0 {
+		return max(afterSeq, head, entries[n-1].Seq)
 	}
 	return max(afterSeq, head)
 }
