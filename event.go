@@ -63,6 +63,10 @@ var (
 	typeRE   = regexp.MustCompile(ResourceTypePattern)
 	idRE     = regexp.MustCompile(IDPattern)
 	timeRE   = regexp.MustCompile(TimePattern)
+	// rfc3339RE is RFC 3339's date-time (upper case) with any year: Go's
+	// parser also takes a comma fraction and offsets past ±23:59.
+	rfc3339RE = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])` +
+		`T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`)
 )
 
 // ValidAction reports whether s is a well-formed action id (`resource.verb`, `resource.sub.verb`).
@@ -186,11 +190,15 @@ func (e *Event) Fingerprint() [32]byte {
 	return sha256.Sum256(buf.Bytes())
 }
 
-// ParseTime parses an RFC 3339 timestamp; a space where the offset's '+'
+// ParseTime parses an RFC 3339 date-time (upper-case T and Z), exactly as
+// OpenAPI's date-time format defines it; a space where the offset's '+'
 // belongs (an unescaped '+' in a query string) is read as '+'.
 func ParseTime(s string) (time.Time, error) {
 	if i := len(s) - 6; i > 0 && s[i] == ' ' {
 		s = s[:i] + "+" + s[i+1:]
+	}
+	if !rfc3339RE.MatchString(s) {
+		return time.Time{}, fmt.Errorf("parse time: %q is not an RFC 3339 date-time", s)
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {

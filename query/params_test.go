@@ -113,6 +113,9 @@ func TestParse_Err(t *testing.T) {
 		{"since=2026-13-01T00:00:00Z", "since"},
 		{"since=2026-11-25", "since"},
 		{"since=2026-11-25T00:00:00", "since"},
+		{"since=2026-11-25T00:00:00,5Z", "since"},      // a comma fraction: Go's parser takes it, RFC 3339 does not
+		{"until=2026-11-25T00:00:00%2B24:00", "until"}, // an offset past +23:59
+		{"since=2026-11-25 00:00:00Z", "since"},        // a space for the T
 		{"until=2026-11-25", "until"},
 		{"until=1764000000", "until"},
 		{"since=2026-11-25T00:00:00Z&until=2026-11-24T00:00:00Z", "since"},
