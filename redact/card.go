@@ -20,7 +20,7 @@ func findCards(s string) []span {
 				k++
 			}
 			groups = append(groups, [2]int{j, k})
-			if k+1 < len(s) && (s[k] == ' ' || s[k] == '-' || s[k] == '.') && isDigit(s[k+1]) && len(groups) < 64 {
+			if k+1 < len(s) && (s[k] == ' ' || s[k] == '-' || s[k] == '.') && isDigit(s[k+1]) {
 				j = k + 1
 				continue
 			}

@@ -211,3 +211,22 @@ func TestKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestString_longDigitRuns: a secret at the end of a long run of digit
+// groups (found by FuzzMetadataKeys: the card scanner stopped a run at 64
+// groups and so cut a card in two) is found however long the run.
+func TestString_longDigitRuns(t *testing.T) {
+	for _, n := range []int{1, 63, 64, 65, 500, 5000} {
+		// Not ".": "0.4111..." reads as a decimal number, which card
+		// scanning deliberately leaves alone.
+		for _, sep := range []string{" ", "-"} {
+			prefix := strings.Repeat("0"+sep, n)
+			for _, secret := range []string{"4111.1111.1111.1111", "4111 1111 1111 1111", "4111-1111-1111-1111", "4111111111111111", "529.982.247-25"} {
+				in := prefix + secret + " 0"
+				if out := redact.String(in); strings.Contains(out, secret) {
+					t.Errorf("%d groups of %q, then %q: survived", n, sep, secret)
+				}
+			}
+		}
+	}
+}
