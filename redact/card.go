@@ -37,8 +37,13 @@ func findCards(s string) []span {
 // from the left, longest first.
 func cardsInRun(s string, groups [][2]int, spans []span) []span {
 	for a := 0; a < len(groups); a++ {
-		// Every group has a digit, so at most 19 groups make one card.
-		for b := min(len(groups)-1, a+18); b >= a; b-- {
+		// A card is one group of 13-19 digits, or starts with a group of
+		// four and spans at most five groups (cardLayout): anything else is
+		// skipped at once, so a long run costs a constant per group.
+		if n := groups[a][1] - groups[a][0]; n != 4 && (n < 13 || n > 19) {
+			continue
+		}
+		for b := min(len(groups)-1, a+4); b >= a; b-- {
 			start, end := groups[a][0], groups[b][1]
 			if !cardLayout(s, groups[a:b+1]) || !cardEdges(s, start, end) {
 				continue
