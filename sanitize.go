@@ -74,26 +74,27 @@ func CheckActorID(id, prefix string) error {
 }
 
 // redactRef applies the value patterns to a resource or project id and keeps
-// it within MaxRefLen (a replacement can be longer than what it replaces),
-// redacting again what a cut could expose, so that the result is a fixpoint.
+// it within MaxRefLen characters, as ValidRef counts them (a replacement can
+// be longer than what it replaces), redacting again what a cut could expose,
+// so that the result is a fixpoint.
 func redactRef(s string) string {
 	r := redact.String(s)
 	for range 3 {
-		if len(r) <= MaxRefLen {
+		if utf8.RuneCountInString(r) <= MaxRefLen {
 			return r
 		}
-		r = redact.String(cutUTF8(r, MaxRefLen))
+		r = redact.String(cutRunes(r, MaxRefLen))
 	}
-	return cutUTF8(r, MaxRefLen)
+	return cutRunes(r, MaxRefLen)
 }
 
-// cutUTF8 cuts s to at most n bytes, at a rune boundary.
-func cutUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
+// cutRunes cuts s to at most n characters.
+func cutRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
 		n--
 	}
-	return s[:n]
+	return s
 }

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/internal/piicorpus"
@@ -147,11 +148,25 @@ func TestSanitize(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(out.ResourceID) > auditlog.MaxRefLen || strings.Contains(out.ResourceID, "@") || out.Validate("") != nil {
+		if utf8.RuneCountInString(out.ResourceID) > auditlog.MaxRefLen || strings.Contains(out.ResourceID, "@") || out.Validate("") != nil {
 			t.Fatalf("resource_id %d bytes: %q", len(out.ResourceID), out.ResourceID)
 		}
 		if again, err := auditlog.Sanitize(out, ""); err != nil || !reflect.DeepEqual(again, out) {
 			t.Fatalf("not a fixpoint: %v", err)
+		}
+	})
+	t.Run("LongNonASCIIRefsKeptWhole", func(t *testing.T) {
+		// 256 characters, 512 bytes: valid (ValidRef counts characters), and
+		// nothing to redact, so stored as sent.
+		long := strings.Repeat("çã", auditlog.MaxRefLen/2)
+		e := e
+		e.ResourceID, e.ProjectID = long, &long
+		out, err := auditlog.Sanitize(e, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.ResourceID != long || *out.ProjectID != long {
+			t.Fatalf("resource_id cut to %d characters", utf8.RuneCountInString(out.ResourceID))
 		}
 	})
 	t.Run("LongUserAgentRedactedBeforeTheCut", func(t *testing.T) {
