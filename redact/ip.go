@@ -87,6 +87,7 @@ func findIPv6(s string) []span {
 				end = z
 			}
 		}
+		i = end // the zone is part of the candidate: never the start of another one
 		if a := after(s, end); isAlnum(a) || a == '_' {
 			continue
 		}
