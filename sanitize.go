@@ -1,7 +1,6 @@
 package auditlog
 
 import (
-	"encoding/json"
 	"unicode/utf8"
 
 	"github.com/guaracloud/auditlog/redact"
@@ -39,8 +38,8 @@ func Sanitize(e Event, prefix string) (Event, error) {
 	}
 	e.Normalize()
 	e.Metadata = redact.Metadata(e.Action, e.Metadata)
-	var size byteCounter // a replacement can be longer than what it replaces
-	if err := json.NewEncoder(&size).Encode(e.Metadata); err != nil || size-1 > MaxMetadataSize {
+	// A replacement can be longer than what it replaces: measure again.
+	if size, err := metadataSize(e.Metadata, 1); err != nil || size > MaxMetadataSize {
 		return Event{}, ParamError(prefix+"metadata", "metadata must be at most %d bytes encoded once redacted", MaxMetadataSize)
 	}
 	if e.IP != nil {
@@ -51,14 +50,6 @@ func Sanitize(e Event, prefix string) (Event, error) {
 		e.IP = &ip
 	}
 	return e, nil
-}
-
-// byteCounter is an io.Writer that counts what it is given.
-type byteCounter int
-
-func (c *byteCounter) Write(p []byte) (int, error) {
-	*c += byteCounter(len(p))
-	return len(p), nil
 }
 
 // CheckActorID refuses an actor id that is itself personal data or a secret
