@@ -54,7 +54,9 @@ const (
 	RefPattern = `^[^\x00-\x1f\x7f]+$`
 	// TimePattern is the shape of occurred_at: RFC 3339 with an upper-case T
 	// and Z or a numeric offset, a year from 1970 to 9999.
-	TimePattern = `^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])` +
+	TimePattern = `^(19[7-9][0-9]|[2-9][0-9]{3})` + afterYear
+	// afterYear is RFC 3339's date-time after its four-digit year.
+	afterYear = `-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])` +
 		`T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
 )
 
@@ -65,8 +67,7 @@ var (
 	timeRE   = regexp.MustCompile(TimePattern)
 	// rfc3339RE is RFC 3339's date-time (upper case) with any year: Go's
 	// parser also takes a comma fraction and offsets past ±23:59.
-	rfc3339RE = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])` +
-		`T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`)
+	rfc3339RE = regexp.MustCompile(`^[0-9]{4}` + afterYear)
 )
 
 // ValidAction reports whether s is a well-formed action id (`resource.verb`, `resource.sub.verb`).
@@ -198,7 +199,7 @@ func ParseTime(s string) (time.Time, error) {
 		s = s[:i] + "+" + s[i+1:]
 	}
 	if !rfc3339RE.MatchString(s) {
-		return time.Time{}, fmt.Errorf("parse time: %q is not an RFC 3339 date-time", s)
+		return time.Time{}, errors.New("parse time: not an RFC 3339 date-time")
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
