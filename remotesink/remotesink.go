@@ -142,7 +142,10 @@ func New(cfg Config) (*Sink, error) {
 // same event) and sanitizes the event again (auditlog.Sanitize: a caller
 // other than the interceptor may not have), refusing an invalid one, which
 // the service would refuse forever.
-func (s *Sink) Record(ctx context.Context, e auditlog.Event) error {
+func (s *Sink) Record(ctx context.Context, e auditlog.Event) error { return s.record(ctx, e, nil) }
+
+// record is Record into a reserved place, or wherever there is room when place is nil.
+func (s *Sink) record(ctx context.Context, e auditlog.Event, place *spool.Reservation) error {
 	if s.closed.Load() {
 		return fmt.Errorf("remotesink.Record: %w", ErrClosed)
 	}
@@ -160,7 +163,12 @@ func (s *Sink) Record(ctx context.Context, e auditlog.Event) error {
 	if err != nil {
 		return fmt.Errorf("remotesink.Record: %w", err)
 	}
-	if err := s.append(ctx, e); err != nil {
+	if place != nil {
+		err = place.Append(ctx, e)
+	} else {
+		err = s.spool.Append(ctx, e)
+	}
+	if err != nil {
 		return fmt.Errorf("remotesink.Record: %w", err)
 	}
 	return nil

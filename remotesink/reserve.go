@@ -43,22 +43,11 @@ type reservation struct {
 	r *spool.Reservation
 }
 
-// placeKey is the context key under which a reservation hands its place to Sink.Record.
-type placeKey struct{}
-
 // Record spools the event in the reserved place, as Sink.Record does; the
 // place is given back if the event is refused before it reaches the spool.
 func (r reservation) Record(ctx context.Context, e auditlog.Event) error {
 	defer r.r.Release() // a no-op once the event took the place
-	return r.s.Record(context.WithValue(ctx, placeKey{}, r.r), e)
-}
-
-// append spools e in the place ctx carries (Record through a reservation), else wherever there is room.
-func (s *Sink) append(ctx context.Context, e auditlog.Event) error {
-	if r, ok := ctx.Value(placeKey{}).(*spool.Reservation); ok {
-		return r.Append(ctx, e)
-	}
-	return s.spool.Append(ctx, e)
+	return r.s.record(ctx, e, r.r)
 }
 
 // Release gives an unused place back.
