@@ -34,6 +34,9 @@ type Store interface {
 // DefaultSessionTTL is how long a sign-in lasts when Config.SessionTTL is zero.
 const DefaultSessionTTL = 12 * time.Hour
 
+// DefaultRequestTimeout is every request's deadline when Config.RequestTimeout is zero (the API's default too).
+const DefaultRequestTimeout = 5 * time.Second
+
 // Config holds what a Handler needs; Store is required.
 type Config struct {
 	Store      Store            // reads, project owners, tokens and keys
@@ -41,6 +44,9 @@ type Config struct {
 	Now        func() time.Time // clock for `range` presets, sessions and links; nil means time.Now
 	Secure     bool             // mark cookies Secure even on plain HTTP (TLS terminated by a proxy); requests over TLS always get Secure cookies
 	SessionTTL time.Duration    // how long a sign-in lasts; 0 means DefaultSessionTTL
+	// RequestTimeout is every request's deadline, store calls included; past
+	// it the page says the service is unavailable (503). 0 means DefaultRequestTimeout.
+	RequestTimeout time.Duration
 }
 
 // Handler serves the dashboard: every path the API does not own.
@@ -50,6 +56,7 @@ type Handler struct {
 	now     func() time.Time
 	secure  bool
 	ttl     time.Duration
+	timeout time.Duration // every request's deadline
 	aead    cipher.AEAD
 	csrfKey []byte
 	cursors *query.CursorCodec
@@ -69,12 +76,18 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.SessionTTL < 0 {
 		return nil, fmt.Errorf("web.New: SessionTTL %s is negative", cfg.SessionTTL)
 	}
-	h := &Handler{store: cfg.Store, log: cfg.Logger, now: cfg.Now, secure: cfg.Secure, ttl: cfg.SessionTTL}
+	if cfg.RequestTimeout < 0 {
+		return nil, fmt.Errorf("web.New: RequestTimeout %s is negative", cfg.RequestTimeout)
+	}
+	h := &Handler{store: cfg.Store, log: cfg.Logger, now: cfg.Now, secure: cfg.Secure, ttl: cfg.SessionTTL, timeout: cfg.RequestTimeout}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	if h.now == nil {
 		h.now = time.Now
+	}
+	if h.timeout == 0 {
+		h.timeout = DefaultRequestTimeout
 	}
 	if h.ttl == 0 {
 		h.ttl = DefaultSessionTTL

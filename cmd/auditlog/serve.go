@@ -145,7 +145,7 @@ func (m *Main) Start(ctx context.Context) error {
 	if err != nil {
 		return m.fail(fmt.Errorf("serve: %w", err))
 	}
-	m.dash, err = web.New(web.Config{Store: store, Logger: m.Logger, Now: m.Now, Secure: m.Secure})
+	m.dash, err = web.New(web.Config{Store: store, Logger: m.Logger, Now: m.Now, Secure: m.Secure, RequestTimeout: m.RequestTimeout})
 	if err != nil {
 		return m.fail(fmt.Errorf("serve: %w", err))
 	}
@@ -162,7 +162,7 @@ func (m *Main) Start(ctx context.Context) error {
 	for _, p := range []string{"/v1/", "/openapi.json", "/healthz", "/readyz", "/metrics"} {
 		mux.Handle(p, server.Handler())
 	}
-	mux.Handle("/", withDeadline(m.dash, m.RequestTimeout)) // the dashboard owns everything else
+	mux.Handle("/", m.dash) // the dashboard owns everything else
 	m.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -182,16 +182,6 @@ func (m *Main) Start(ctx context.Context) error {
 		m.printDemo()
 	}
 	return nil
-}
-
-// withDeadline gives every request h serves the deadline d (the API sets
-// its own, the same, so that its export can run longer).
-func withDeadline(h http.Handler, d time.Duration) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), d)
-		defer cancel()
-		h.ServeHTTP(w, r.WithContext(ctx))
-	})
 }
 
 // storeKind names the engine without echoing a DSN that may hold a password.
