@@ -98,12 +98,12 @@ func newEntryView(e *auditlog.Entry, admin bool, base string) entryView {
 	rows := newRowsBudget(&left)
 	d.Diff = diffRows(e.Metadata["diff"], rows)
 	d.Fields = fieldRows(e.Metadata, rows)
-	md := newClip(jsonRoom, maxNodes, &left)
-	if e.Metadata == nil {
-		md.json(map[string]any{}, 1, true)
-	} else {
-		md.json(e.Metadata, 1, true)
+	metadata := e.Metadata
+	if metadata == nil {
+		metadata = map[string]any{}
 	}
+	md := newClip(jsonRoom, maxNodes, &left)
+	md.json(metadata, 1, true)
 	d.Metadata = md.html()
 	d.Omitted = left.reason()
 	d.RawURL = base + "/" + url.PathEscape(e.ID) + "/raw.json"
