@@ -1,18 +1,20 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/guaracloud/auditlog"
+	"github.com/guaracloud/auditlog/integrity"
+	"github.com/guaracloud/auditlog/sequencer"
 )
 
-// Commit stores a group of batches in one transaction. A batch that reuses an
-// id with other content is refused whole (EConflict) while the others commit;
+// Commit stores a group of batches in one transaction, as the sequencer's
+// commit planner decides (sequencer.CommitGroup): a batch that reuses an id
+// with other content is refused whole (EConflict) while the others commit;
 // ids already stored with the same content are returned as they are.
 func (s *Store) Commit(ctx context.Context, batches [][]auditlog.Pending, receivedAt time.Time) (_ []auditlog.CommitResult, err error) {
 	defer classify(&err)
@@ -21,7 +23,7 @@ func (s *Store) Commit(ctx context.Context, batches [][]auditlog.Pending, receiv
 		return nil, fmt.Errorf("sqlite.Commit: %w", err)
 	}
 	defer tx.Rollback()
-	results, err := commitTx(ctx, tx, batches, receivedAt)
+	results, err := sequencer.CommitGroup(ctx, &commitTx{tx: tx}, batches, receivedAt)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite.Commit: %w", err)
 	}
@@ -31,105 +33,116 @@ func (s *Store) Commit(ctx context.Context, batches [][]auditlog.Pending, receiv
 	return results, nil
 }
 
-// commitTx assigns seqs from the current end of the log, inserts each batch
-// and extends the Merkle tree over the new entries.
-func commitTx(ctx context.Context, tx *sql.Tx, batches [][]auditlog.Pending, receivedAt time.Time) ([]auditlog.CommitResult, error) {
+// commitTx is the engine's side of a group commit: it reads the log's end,
+// looks ids up and writes the planned rows and tree.
+type commitTx struct {
+	tx   *sql.Tx
+	tree integrity.TreeState
+}
+
+// Next returns the seq after the log's last entry; the write transaction
+// already holds SQLite's single write lock (the store's one writer).
+func (c *commitTx) Next(ctx context.Context) (int64, error) {
 	var next int64
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), -1) + 1 FROM entries`).Scan(&next); err != nil {
-		return nil, fmt.Errorf("read log end: %w", err)
+	if err := c.tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), -1) + 1 FROM entries`).Scan(&next); err != nil {
+		return 0, fmt.Errorf("read log end: %w", err)
 	}
-	tree, _, err := loadTree(ctx, tx)
+	tree, _, err := loadTree(ctx, c.tx)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	if int64(tree.Size) != next {
 		// Entries were written around the sequencer: refuse to sign over them.
-		return nil, fmt.Errorf("the Merkle tree covers %d entries but the log holds %d: run auditlog verify --db", tree.Size, next)
+		return 0, fmt.Errorf("the Merkle tree covers %d entries but the log holds %d: run auditlog verify --db", tree.Size, next)
 	}
-	lookup, err := tx.PrepareContext(ctx, `SELECT fingerprint, canonical FROM entries WHERE id = ?`)
-	if err != nil {
-		return nil, fmt.Errorf("prepare lookup: %w", err)
+	c.tree = tree
+	return next, nil
+}
+
+// idsPerLookup bounds the parameters of one lookup statement.
+const idsPerLookup = 500
+
+// Stored looks the ids up in chunks of idsPerLookup.
+func (c *commitTx) Stored(ctx context.Context, ids []string) (map[string]sequencer.Stored, error) {
+	out := map[string]sequencer.Stored{}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), idsPerLookup)]
+		ids = ids[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := c.tx.QueryContext(ctx, `SELECT id, fingerprint, canonical FROM entries WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("look up ids: %w", err)
+		}
+		for rows.Next() {
+			var (
+				id string
+				st sequencer.Stored
+			)
+			if err := rows.Scan(&id, &st.Fingerprint, &st.Canonical); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("look up ids: %w", err)
+			}
+			out[id] = st
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("look up ids: %w", err)
+		}
 	}
-	defer lookup.Close()
-	insert, err := tx.PrepareContext(ctx, `INSERT INTO entries
+	return out, nil
+}
+
+// rowsPerInsert is how many entries one INSERT statement carries (12
+// parameters each): fewer statements, the same rows.
+const rowsPerInsert = 64
+
+// Write inserts the rows in multi-row statements and extends the tree.
+func (c *commitTx) Write(ctx context.Context, rows []sequencer.Row) error {
+	var full *sql.Stmt
+	if len(rows) >= rowsPerInsert {
+		st, err := c.tx.PrepareContext(ctx, insertSQL(rowsPerInsert))
+		if err != nil {
+			return fmt.Errorf("prepare insert: %w", err)
+		}
+		defer st.Close()
+		full = st
+	}
+	args := make([]any, 0, 12*rowsPerInsert)
+	leaves := make([][]byte, 0, len(rows))
+	for len(rows) > 0 {
+		chunk := rows[:min(len(rows), rowsPerInsert)]
+		rows = rows[len(chunk):]
+		args = args[:0]
+		for i := range chunk {
+			e := &chunk[i].Entry
+			args = append(args, e.Seq, e.ID, e.ActorID, e.Action, e.ResourceType, e.ResourceID,
+				e.ProjectID, string(e.Outcome), e.OccurredAt.UnixMicro(), chunk[i].ReceivedAt.UnixMicro(),
+				chunk[i].Fingerprint, e.Canonical)
+			leaves = append(leaves, e.Canonical)
+		}
+		var err error
+		if len(chunk) == rowsPerInsert {
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = c.tx.ExecContext(ctx, insertSQL(len(chunk)), args...)
+		}
+		if err != nil {
+			return fmt.Errorf("insert entries: %w", err)
+		}
+	}
+	return extendTree(ctx, c.tx, c.tree, leaves)
+}
+
+// insertSQL is an INSERT of n entries.
+func insertSQL(n int) string {
+	return `INSERT INTO entries
 		(seq, id, actor_id, action, resource_type, resource_id, project_id, outcome, occurred_us, received_us, fingerprint, canonical)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return nil, fmt.Errorf("prepare insert: %w", err)
-	}
-	defer insert.Close()
-
-	results := make([]auditlog.CommitResult, len(batches))
-	var leaves [][]byte
-	for bi, batch := range batches {
-		before := len(leaves)
-		entries, err := insertBatch(ctx, lookup, insert, batch, &next, &leaves, receivedAt)
-		if auditlog.ErrorCode(err) == auditlog.EConflict {
-			results[bi].Err = err
-			continue
-		} else if err != nil {
-			return nil, err
-		}
-		results[bi].Entries, results[bi].Fresh = entries, len(leaves)-before
-	}
-	if err := extendTree(ctx, tx, tree, leaves); err != nil {
-		return nil, err
-	}
-	return results, nil
+		VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ")
 }
 
-// insertBatch inserts the batch's new events with seqs from *next, after
-// checking every id first so that a conflicting batch writes nothing; the
-// new entries' canonical bytes are appended to *leaves.
-func insertBatch(ctx context.Context, lookup, insert *sql.Stmt, batch []auditlog.Pending, next *int64, leaves *[][]byte, receivedAt time.Time) ([]auditlog.Entry, error) {
-	entries := make([]auditlog.Entry, len(batch))
-	stored := make([]bool, len(batch))
-	for i := range batch {
-		e, found, err := lookupEntry(ctx, lookup, &batch[i])
-		if err != nil {
-			return nil, err
-		}
-		entries[i], stored[i] = e, found
-	}
-	for i := range batch {
-		if stored[i] {
-			continue
-		}
-		e := batch[i].Entry
-		e.Seq = *next
-		raw, err := e.Encode()
-		if err != nil {
-			return nil, err
-		}
-		e.Canonical = raw
-		if _, err := insert.ExecContext(ctx, e.Seq, e.ID, e.ActorID, e.Action, e.ResourceType, e.ResourceID,
-			e.ProjectID, string(e.Outcome), e.OccurredAt.UnixMicro(), receivedAt.UnixMicro(),
-			batch[i].Fingerprint[:], raw); err != nil {
-			return nil, fmt.Errorf("insert entry: %w", err)
-		}
-		entries[i] = e
-		*leaves = append(*leaves, raw)
-		*next++
-	}
-	return entries, nil
-}
-
-// lookupEntry returns the stored entry with the pending event's id, if any;
-// a conflict error when that id holds other content.
-func lookupEntry(ctx context.Context, lookup *sql.Stmt, p *auditlog.Pending) (auditlog.Entry, bool, error) {
-	var fp, raw []byte
-	err := lookup.QueryRowContext(ctx, p.Entry.ID).Scan(&fp, &raw)
-	if errors.Is(err, sql.ErrNoRows) {
-		return auditlog.Entry{}, false, nil
-	} else if err != nil {
-		return auditlog.Entry{}, false, fmt.Errorf("lookup entry: %w", err)
-	}
-	if !bytes.Equal(fp, p.Fingerprint[:]) {
-		return auditlog.Entry{}, false, auditlog.ConflictError(p.Entry.ID)
-	}
-	e, err := auditlog.DecodeEntry(raw)
-	if err != nil {
-		return auditlog.Entry{}, false, fmt.Errorf("lookup entry: %w", err)
-	}
-	return e, true, nil
+// placeholders returns n "?" separated by commas.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
