@@ -73,11 +73,7 @@ func (e *Entry) Encode() ([]byte, error) {
 		Outcome: e.Outcome, OccurredAt: e.OccurredAt.Format(TimeLayout),
 		IP: e.IP, UserAgent: e.UserAgent, Metadata: md,
 	}
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(c); err != nil {
-		return nil, fmt.Errorf("encode entry: %w", err)
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return appendCanonical(make([]byte, 0, 512), &c, true)
 }
 
 // MarshalJSON returns the stored canonical bytes when present, so reads serve

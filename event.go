@@ -1,7 +1,6 @@
 package auditlog
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -184,11 +183,9 @@ func (e *Event) Fingerprint() [32]byte {
 	if !e.OccurredAt.IsZero() {
 		c.OccurredAt = e.OccurredAt.Format(TimeLayout)
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(c) // validated content always encodes
-	return sha256.Sum256(buf.Bytes())
+	var small [512]byte
+	b, _ := appendCanonical(small[:0], &c, false) // validated content always encodes
+	return sha256.Sum256(append(b, '\n'))
 }
 
 // ParseTime parses an RFC 3339 date-time (upper-case T and Z), exactly as
