@@ -150,7 +150,7 @@ func (r *run) product(ctx context.Context, rep *Report) (err error) {
 		return err
 	}
 	for _, w := range []struct {
-		name, desc       string
+		name, desc      string
 		clients, perReq int
 	}{
 		{"W1", "1 producer, 1 event per request, sequential (each 201 is durable)", 1, 1},

@@ -17,9 +17,9 @@ type Report struct {
 	Quick               bool    `json:"quick"`
 	CPUs                int     `json:"cpus"`
 	Started             string  `json:"started"`
-	Seconds             float64 `json:"seconds"`                // the whole run
+	Seconds             float64 `json:"seconds"`                 // the whole run
 	DurationPerWorkload float64 `json:"duration_per_workload_s"` // each timed workload and baseline
-	Kept                string  `json:"kept,omitempty"`         // where the kept database is (--keep)
+	Kept                string  `json:"kept,omitempty"`          // where the kept database is (--keep)
 
 	Workloads     []Result      `json:"workloads"` // W1-W4
 	Growth        []GrowthRow   `json:"growth"`    // W4 per stretch
