@@ -14,8 +14,9 @@ import (
 // traffic (a few heavy users, a long tail), the platform's action catalog,
 // a few projects per actor, about 5% failed outcomes, client addresses and
 // user agents, and metadata of a few hundred bytes (the diff of an update, a
-// deploy's commit, a failure's error). It is deterministic for a seed and
-// not safe for concurrent use: give each goroutine its own.
+// deploy's commit, a failure's error). Ids aside (fresh UUIDv7s) and times
+// aside (Clock), it is deterministic for a seed. It is not safe for
+// concurrent use: give each goroutine its own.
 type Generator struct {
 	r      *rand.Rand
 	actors *rand.Zipf
@@ -151,7 +152,7 @@ func (g *Generator) metadata(a auditlog.Action, actor int) map[string]any {
 	img := images[g.r.IntN(len(images))]
 	minor := g.r.IntN(40)
 	md := map[string]any{
-		"request_id": uuid.Must(uuid.NewRandom()).String(),
+		"request_id": fmt.Sprintf("req_%016x", g.r.Uint64()),
 		"source":     []string{"dashboard", "cli", "api", "terraform"}[actor%4],
 	}
 	switch a.ID {
