@@ -25,6 +25,7 @@ func newBench() *cobra.Command {
 		cfg        bench.Config
 		asJSON     bool
 		cpuprofile string
+		timeout    time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -58,7 +59,7 @@ dropped afterwards (kept with --keep).`,
 			stderr := cmd.ErrOrStderr()
 			prog := newBenchProgress(stderr)
 			cfg.Progress = prog.update
-			cfg.Start = startBenchProduct(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+			cfg.Start = startBenchProduct(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), timeout)
 			rep, err := bench.Run(cmd.Context(), cfg)
 			prog.end()
 			if err != nil {
@@ -77,16 +78,18 @@ dropped afterwards (kept with --keep).`,
 	f.Int64Var(&cfg.Entries, "entries", 0, fmt.Sprintf("W4's growth in entries (default %d, or %d with --quick)", bench.DefaultEntries, bench.DefaultQuickEntries))
 	f.DurationVar(&cfg.Duration, "duration", 0, "how long each timed workload and baseline runs (default 10s, or 2s with --quick)")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep the grown database (for EXPLAIN work)")
+	f.DurationVar(&timeout, "request-timeout", time.Minute, "the server's request deadline (serve's --request-timeout): long, so that a slow or loaded machine measures slowly instead of failing")
 	f.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run (server included) to this file")
 	return cmd
 }
 
-// startBenchProduct starts the product the way serve does, on 127.0.0.1:0.
+// startBenchProduct starts the product the way serve does, on 127.0.0.1:0,
+// with the given request deadline.
 // A PostgreSQL run's signing key lives in the run's temp directory; a SQLite
 // run's next to its file, as serve keeps it.
-func startBenchProduct(logger *slog.Logger) func(ctx context.Context, dsn, dir string) (*bench.Product, error) {
+func startBenchProduct(logger *slog.Logger, timeout time.Duration) func(ctx context.Context, dsn, dir string) (*bench.Product, error) {
 	return func(ctx context.Context, dsn, dir string) (*bench.Product, error) {
-		m := &Main{Addr: "127.0.0.1:0", DB: dsn, Logger: logger}
+		m := &Main{Addr: "127.0.0.1:0", DB: dsn, Logger: logger, RequestTimeout: timeout}
 		if postgres.IsDSN(dsn) {
 			m.SigningKey = filepath.Join(dir, "signing-key")
 		}
