@@ -26,6 +26,7 @@ func newBench() *cobra.Command {
 		asJSON     bool
 		cpuprofile string
 		timeout    time.Duration
+		profiled   string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -45,20 +46,24 @@ postgres:// URL, on whose server a fresh database is created for the run and
 dropped afterwards (kept with --keep).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			stderr := cmd.ErrOrStderr()
+			prog := newBenchProgress(stderr)
+			cfg.Progress = prog.update
 			if cpuprofile != "" {
 				f, err := os.Create(cpuprofile)
 				if err != nil {
 					return fmt.Errorf("bench: %w", err)
 				}
 				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return fmt.Errorf("bench: %w", err)
-				}
 				defer pprof.StopCPUProfile()
+				if profiled == "" {
+					if err := pprof.StartCPUProfile(f); err != nil {
+						return fmt.Errorf("bench: %w", err)
+					}
+				} else {
+					cfg.Progress = profileStage(prog.update, profiled, f)
+				}
 			}
-			stderr := cmd.ErrOrStderr()
-			prog := newBenchProgress(stderr)
-			cfg.Progress = prog.update
 			cfg.Start = startBenchProduct(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), timeout)
 			rep, err := bench.Run(cmd.Context(), cfg)
 			prog.end()
@@ -80,6 +85,7 @@ dropped afterwards (kept with --keep).`,
 	f.BoolVar(&cfg.Keep, "keep", false, "keep the grown database (for EXPLAIN work)")
 	f.DurationVar(&timeout, "request-timeout", time.Minute, "the server's request deadline (serve's --request-timeout): long, so that a slow or loaded machine measures slowly instead of failing")
 	f.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run (server included) to this file")
+	f.StringVar(&profiled, "cpuprofile-workload", "", "with --cpuprofile: profile only this workload or baseline (W1...W6, raw, noop-W2, noop-W3, naive-1, naive-64)")
 	return cmd
 }
 
@@ -97,6 +103,30 @@ func startBenchProduct(logger *slog.Logger, timeout time.Duration) func(ctx cont
 			return nil, err
 		}
 		return &bench.Product{URL: m.URL(), Store: m.Store(), Writer: m.seq, Close: m.Close}, nil
+	}
+}
+
+// profileStage returns a progress callback that also profiles the CPU, into
+// f, while the stage named stage runs (from its first report to the next
+// stage's).
+func profileStage(next func(string, int64, int64), stage string, f io.Writer) func(string, int64, int64) {
+	var (
+		mu      sync.Mutex
+		current string
+	)
+	return func(s string, done, total int64) {
+		mu.Lock()
+		if s != current {
+			if current == stage {
+				pprof.StopCPUProfile()
+			}
+			if s == stage {
+				pprof.StartCPUProfile(f)
+			}
+			current = s
+		}
+		mu.Unlock()
+		next(s, done, total)
 	}
 }
 
