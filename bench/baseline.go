@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -195,12 +194,16 @@ func (m *pgMinimal) insertOne(ctx context.Context, r row) error {
 
 func (m *pgMinimal) close() error { m.pool.Close(); return nil }
 
-// openMinimal opens a fresh minimal schema named name on the target's engine.
+// openMinimal opens a fresh minimal schema named name on the target's
+// engine: for SQLite a file next to the database (same file system), removed
+// at the end of the run.
 func (t *target) openMinimal(ctx context.Context, name string, conns int32) (minimal, error) {
 	if t.engine == "postgres" {
 		return openPGMinimal(ctx, t.dsn, name, conns)
 	}
-	return openSQLiteMinimal(ctx, filepath.Join(t.dir, name+".db"))
+	path := t.dsn + "." + name
+	t.side = append(t.side, path)
+	return openSQLiteMinimal(ctx, path)
 }
 
 // rawCeiling inserts 1,000-row batches, one transaction each (SQLite) or one

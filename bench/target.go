@@ -24,12 +24,13 @@ const ScratchSchema = "bench_baseline"
 // target is the database a run grows: a SQLite file, or a fresh PostgreSQL
 // database on the server --db names, and where the baselines write.
 type target struct {
-	engine string // "sqlite" or "postgres"
-	dsn    string // what the product opens
-	dir    string // the run's temp directory (signing key, bundles, SQLite baselines)
-	admin  string // PostgreSQL: the DSN given, to create and drop the database
-	name   string // PostgreSQL: the database made for the run
-	made   bool   // SQLite: the file is ours to remove
+	engine string   // "sqlite" or "postgres"
+	dsn    string   // what the product opens
+	dir    string   // the run's temp directory (signing key, bundles, SQLite baselines)
+	admin  string   // PostgreSQL: the DSN given, to create and drop the database
+	name   string   // PostgreSQL: the database made for the run
+	made   bool     // SQLite: the file is ours to remove
+	side   []string // SQLite: the baselines' files, always removed
 }
 
 // newTarget prepares the database db names: "" for a SQLite file in a temp
@@ -82,15 +83,31 @@ func (t *target) close(ctx context.Context, keep bool) error {
 	case t.engine == "postgres":
 		errs = append(errs, pgExec(ctx, t.admin, "DROP DATABASE IF EXISTS "+pgx.Identifier{t.name}.Sanitize()+" WITH (FORCE)"))
 	case t.made && !keep:
-		for _, suffix := range []string{"", "-wal", "-shm", "-journal", ".signing-key"} {
-			if err := os.Remove(t.dsn + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-				errs = append(errs, err)
-			}
-		}
+		errs = append(errs, removeSQLite(t.dsn), removeFile(t.dsn+".signing-key"))
+	}
+	for _, path := range t.side {
+		errs = append(errs, removeSQLite(path))
 	}
 	errs = append(errs, os.RemoveAll(t.dir))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("bench: clean up: %w", err)
+	}
+	return nil
+}
+
+// removeSQLite removes a SQLite database's files.
+func removeSQLite(path string) error {
+	var errs []error
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+		errs = append(errs, removeFile(path+suffix))
+	}
+	return errors.Join(errs...)
+}
+
+// removeFile removes a file that may not exist.
+func removeFile(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
 	return nil
 }

@@ -119,6 +119,12 @@ func TestBenchQuickSQLite(t *testing.T) {
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("the run left %d files in the temp directory, e.g. %s", len(left), left[0].Name())
 	}
+	next, _ := os.ReadDir(filepath.Dir(db))
+	for _, f := range next {
+		if n := f.Name(); n != "bench.db" && n != "bench.db.signing-key" && n != "bench.db-wal" && n != "bench.db-shm" {
+			t.Errorf("the run left %s next to the kept database (baselines are removed)", n)
+		}
+	}
 }
 
 // TestBenchRefusesAnExistingDatabase never writes into a real log.
