@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -31,8 +32,8 @@ func TestTreeBackfillOnUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, stmt := range []string{`DROP TABLE tree_state`, `DROP TABLE tree_nodes`, `DROP TABLE checkpoints`,
-		`DROP INDEX entries_actor_seq`, `DELETE FROM schema_migrations WHERE version = 2`} {
+	for _, stmt := range []string{`DROP TABLE tree_state`, `DROP TABLE tiles`, `DROP TABLE checkpoints`,
+		`DROP INDEX entries_actor_seq`, `DELETE FROM schema_migrations WHERE version IN (2, 5)`} {
 		if _, err := db.Exec(stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
 		}
@@ -85,7 +86,13 @@ func TestTreeTablesAreAppendOnlyThroughPlainSQL(t *testing.T) {
 	defer s.Close()
 	w := storetest.Writer(t, s)
 	r := rand.New(rand.NewPCG(5, 1))
-	storetest.Must(t, w, storetest.RandomEvent(r, "usr_ana"), storetest.RandomEvent(r, "usr_ana"), storetest.RandomEvent(r, "usr_ana"))
+	for range 3 { // 300 entries: a full tile 0/0 and the partial 0/1.p/44
+		batch := make([]auditlog.Event, 100)
+		for i := range batch {
+			batch[i] = storetest.RandomEvent(r, "usr_ana")
+		}
+		storetest.Must(t, w, batch...)
+	}
 	key, _, _ := integrity.GenerateKey(integrity.OriginPrefix + "0000000000000001")
 	if _, err := integrity.NewCheckpointer(s, key, integrity.OriginPrefix+"0000000000000001", nil).Checkpoint(ctx); err != nil {
 		t.Fatal(err)
@@ -96,9 +103,14 @@ func TestTreeTablesAreAppendOnlyThroughPlainSQL(t *testing.T) {
 	}
 	defer db.Close()
 	for _, stmt := range []string{
-		`UPDATE tree_nodes SET hash = zeroblob(32)`,
-		`DELETE FROM tree_nodes WHERE level = 0`,
-		`INSERT OR REPLACE INTO tree_nodes (level, idx, hash) VALUES (0, 0, zeroblob(32))`,
+		`UPDATE tiles SET hashes = zeroblob(8192) WHERE idx = 0`,                          // a full tile rewritten
+		`UPDATE tiles SET hashes = unhex(hex(hashes) || hex(zeroblob(32))) WHERE idx = 0`, // a full tile grown
+		`UPDATE tiles SET hashes = zeroblob(length(hashes)) WHERE idx = 1`,                // a partial tile rewritten
+		`UPDATE tiles SET hashes = substr(hashes, 1, 64) WHERE idx = 1`,                   // shrunk
+		`UPDATE tiles SET hashes = unhex(hex(zeroblob(32)) || hex(hashes)) WHERE idx = 1`, // grown, but not by appending
+		`UPDATE tiles SET idx = 2 WHERE idx = 1`,
+		`DELETE FROM tiles WHERE idx = 1`,
+		`INSERT OR REPLACE INTO tiles (level, idx, hashes) VALUES (0, 1, zeroblob(32))`,
 		`UPDATE tree_state SET size = 1`,
 		`DELETE FROM tree_state`,
 		`INSERT OR REPLACE INTO tree_state (id, size, frontier, root, backfill_to) VALUES (1, 0, x'', zeroblob(32), 0)`,
@@ -115,5 +127,14 @@ func TestTreeTablesAreAppendOnlyThroughPlainSQL(t *testing.T) {
 	}
 	if _, err := integrity.Audit(ctx, s, integrity.AuditOptions{Verifier: key.Verifier()}); err != nil {
 		t.Fatal(err)
+	}
+	// Appending to a partial tile is what commits do, so the trigger lets it
+	// through; the audit names hashes beyond the tree.
+	if _, err := db.Exec(`UPDATE tiles SET hashes = unhex(hex(hashes) || hex(zeroblob(32))) WHERE idx = 1`); err != nil {
+		t.Fatal(err)
+	}
+	var m *integrity.Mismatch
+	if _, err := integrity.Audit(ctx, s, integrity.AuditOptions{}); !errors.As(err, &m) || m.Seq != 300 || !strings.Contains(m.Reason, "tile 0/1") {
+		t.Fatalf("audit of a tile grown around the tree: %v", err)
 	}
 }
