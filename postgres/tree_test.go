@@ -49,11 +49,10 @@ func TestTreeTablesAreAppendOnlyForBothRoles(t *testing.T) {
 
 	runtime, owner := connect(t, rs.runtimeDSN), connect(t, rs.ownerDSN)
 	changes := []string{
-		`UPDATE tree_nodes SET hash = '\x00'`,
-		`DELETE FROM tree_nodes WHERE level = 0`,
-		`DELETE FROM tree_nodes`,
-		`TRUNCATE tree_nodes`,
-		`INSERT INTO tree_nodes (level, idx, hash) VALUES (0, 0, '\x00') ON CONFLICT (level, idx) DO UPDATE SET hash = EXCLUDED.hash`,
+		`DELETE FROM tiles WHERE level = 0`,
+		`DELETE FROM tiles`,
+		`TRUNCATE tiles`,
+		`UPDATE tiles SET idx = 1`, // the runtime role may update the hashes only
 		`UPDATE checkpoints SET note = '\x78'`,
 		`DELETE FROM checkpoints WHERE size = 9`,
 		`DELETE FROM checkpoints`,
@@ -66,6 +65,10 @@ func TestTreeTablesAreAppendOnlyForBothRoles(t *testing.T) {
 	}
 	// What both roles may write, they may not roll back, fork or leave behind.
 	for _, stmt := range []string{
+		`UPDATE tiles SET hashes = '\x` + strings.Repeat("00", 9*32) + `'`,                // a partial tile rewritten
+		`UPDATE tiles SET hashes = substring(hashes FROM 1 FOR 64)`,                       // shrunk
+		`UPDATE tiles SET hashes = '\x` + strings.Repeat("00", 32) + `'::bytea || hashes`, // grown, but not by appending
+		`INSERT INTO tiles (level, idx, hashes) VALUES (0, 0, '\x` + strings.Repeat("00", 32) + `') ON CONFLICT (level, idx) DO UPDATE SET hashes = EXCLUDED.hashes`,
 		`INSERT INTO checkpoints (size, root, note, created_us) VALUES (5, '\x00', '\x78', 0)`,
 		`INSERT INTO checkpoints (size, root, note, created_us) VALUES (9, '\x00', '\x78', 0)`,
 		`UPDATE log_state SET tree_size = 0, tree_frontier = '\x', tree_root = '\xe3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'`,
@@ -124,7 +127,8 @@ func TestCommitRefusesRowsOutsideTheTree(t *testing.T) {
 func downgrade(t *testing.T, dsn string) {
 	t.Helper()
 	if err := pgtest.Exec(context.Background(), dsn, `
-		DROP TABLE tree_nodes;
+		DROP TABLE tiles;
+		DROP FUNCTION auditlog_tiles_only_grow();
 		DROP TABLE checkpoints;
 		DROP FUNCTION auditlog_checkpoints_grow();
 		DROP INDEX entries_actor_seq;
@@ -137,7 +141,7 @@ func downgrade(t *testing.T, dsn string) {
 			RETURN NEW;
 		END
 		$$;
-		DELETE FROM schema_migrations WHERE version = 2;`); err != nil {
+		DELETE FROM schema_migrations WHERE version IN (2, 5);`); err != nil {
 		t.Fatalf("downgrade: %v", err)
 	}
 }
@@ -205,9 +209,16 @@ func TestTreeBackfillByTheRuntimeRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tiles, err := os.ReadFile("migrations/0005_tiles.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := pgtest.Exec(ctx, rs.ownerDSN, string(body)+`;
 		INSERT INTO schema_migrations (version) VALUES (2);
-		GRANT SELECT, INSERT ON tree_nodes, checkpoints TO `+rs.runtime); err != nil {
+		`+string(tiles)+`;
+		INSERT INTO schema_migrations (version) VALUES (5);
+		GRANT SELECT, INSERT ON checkpoints TO `+rs.runtime+`;
+		GRANT SELECT, INSERT, UPDATE (hashes) ON tiles TO `+rs.runtime); err != nil {
 		t.Fatal(err)
 	}
 	postgres.SetBackfillBatch(t, 4)
@@ -217,4 +228,43 @@ func TestTreeBackfillByTheRuntimeRole(t *testing.T) {
 	}
 	defer s.Close()
 	checkBackfilled(t, s, want)
+}
+
+// A full tile never changes, for any role; a partial one only grows by
+// appending, which is what commits do, and hashes appended around the tree
+// are named by the audit.
+func TestFullTilesAreImmutable(t *testing.T) {
+	ctx := context.Background()
+	s, dsn := MustOpen(t)
+	w := storetest.Writer(t, s)
+	r := rand.New(rand.NewPCG(8, 2))
+	for range 3 { // 300 entries: a full tile 0/0 and the partial 0/1.p/44
+		batch := make([]auditlog.Event, 100)
+		for i := range batch {
+			batch[i] = storetest.RandomEvent(r, "usr_ana")
+		}
+		storetest.Must(t, w, batch...)
+	}
+	owner := connect(t, dsn)
+	zeros := func(n int) string { return `'\x` + strings.Repeat("00", 32*n) + `'::bytea` }
+	for _, stmt := range []string{
+		`UPDATE tiles SET hashes = ` + zeros(256) + ` WHERE idx = 0`,         // a full tile rewritten
+		`UPDATE tiles SET hashes = hashes || ` + zeros(1) + ` WHERE idx = 0`, // a full tile grown
+		`UPDATE tiles SET hashes = ` + zeros(44) + ` WHERE idx = 1`,          // a partial tile rewritten
+		`UPDATE tiles SET hashes = substring(hashes FROM 1 FOR 64) WHERE idx = 1`,
+		`UPDATE tiles SET idx = 2 WHERE idx = 1`,
+		`DELETE FROM tiles WHERE idx = 1`,
+	} {
+		expectRefused(t, owner.PgConn(), stmt, "P0001", "immutable")
+	}
+	if _, err := integrity.Audit(ctx, s, integrity.AuditOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.Exec(ctx, `UPDATE tiles SET hashes = hashes || `+zeros(1)+` WHERE idx = 1`); err != nil {
+		t.Fatal(err)
+	}
+	var m *integrity.Mismatch
+	if _, err := integrity.Audit(ctx, s, integrity.AuditOptions{}); !errors.As(err, &m) || m.Seq != 300 || !strings.Contains(m.Reason, "tile 0/1") {
+		t.Fatalf("audit of a tile grown around the tree: %v", err)
+	}
 }
