@@ -31,7 +31,11 @@ func tlogPath(id integrity.TileID) string {
 
 func TestTilePathsAreTlogs(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 5))
-	ids := []integrity.TileID{{0, 0, 256}, {0, 0, 1}, {1, 999, 255}, {0, 1000, 256}, {2, 1234067, 17}, {0, 1<<56 - 1, 256}, {7, 0, 3}}
+	ids := []integrity.TileID{
+		{Level: 0, Index: 0, Width: 256}, {Level: 0, Index: 0, Width: 1}, {Level: 1, Index: 999, Width: 255},
+		{Level: 0, Index: 1000, Width: 256}, {Level: 2, Index: 1234067, Width: 17}, {Level: 0, Index: 1<<56 - 1, Width: 256},
+		{Level: 7, Index: 0, Width: 3},
+	}
 	for range 200 {
 		level := uint(r.IntN(8))
 		ids = append(ids, integrity.TileID{Level: level, Index: r.Uint64N(uint64(1) << (56 - 8*level)), Width: 1 + uint(r.IntN(256))})
@@ -104,11 +108,11 @@ func TestEdgeTiles(t *testing.T) {
 		want []integrity.TileID
 	}{
 		{0, nil},
-		{1, []integrity.TileID{{0, 0, 1}}},
-		{256, []integrity.TileID{{1, 0, 1}}},
-		{300, []integrity.TileID{{0, 1, 44}, {1, 0, 1}}},
-		{65536, []integrity.TileID{{2, 0, 1}}},
-		{70123, []integrity.TileID{{0, 273, 235}, {1, 1, 17}, {2, 0, 1}}},
+		{1, []integrity.TileID{{Level: 0, Index: 0, Width: 1}}},
+		{256, []integrity.TileID{{Level: 1, Index: 0, Width: 1}}},
+		{300, []integrity.TileID{{Level: 0, Index: 1, Width: 44}, {Level: 1, Index: 0, Width: 1}}},
+		{65536, []integrity.TileID{{Level: 2, Index: 0, Width: 1}}},
+		{70123, []integrity.TileID{{Level: 0, Index: 273, Width: 235}, {Level: 1, Index: 1, Width: 17}, {Level: 2, Index: 0, Width: 1}}},
 	} {
 		if got := integrity.EdgeTiles(c.size); fmt.Sprint(got) != fmt.Sprint(c.want) {
 			t.Errorf("EdgeTiles(%d) = %v, want %v", c.size, got, c.want)
