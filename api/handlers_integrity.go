@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/bundle"
@@ -212,6 +213,55 @@ func (s *Server) exportOwn(w http.ResponseWriter, r *http.Request, tok auditlog.
 		// truncated download, never a complete-looking archive.
 		s.log.LogAttrs(ctx, slog.LevelWarn, "export aborted", slog.String("error", err.Error()))
 		panic(http.ErrAbortHandler)
+	}
+}
+
+// Cache lifetimes of tiles: a full tile never changes; a partial one of a
+// given width does not either, but clients move on to wider ones soon.
+const (
+	fullTileCache    = "public, max-age=31536000, immutable"
+	partialTileCache = "public, max-age=60"
+)
+
+// tile serves GET /tile/{L}/{N}[.p/{W}]: the hashes of one C2SP tlog-tiles
+// hash tile (height 8), 32*W bytes, read-only and public. Tiles are served
+// up to the committed tree, which may be ahead of the latest signed
+// checkpoint: a client asks only for the tiles its checkpoint covers, and
+// every hash of a committed tree is final. A partial width is served from a
+// stored tile at least that wide (its first W hashes); a tile beyond the
+// tree is a 404, as are entry bundles (tile/entries/...), which this log
+// does not publish: entries are read through the API, with a token.
+func (s *Server) tile(w http.ResponseWriter, r *http.Request) {
+	if s.integrity == nil {
+		s.writeError(w, r, errNoIntegrity)
+		return
+	}
+	p := r.PathValue("path")
+	if p == "entries" || strings.HasPrefix(p, "entries/") {
+		s.writeError(w, r, auditlog.Errorf(auditlog.ENotFound, "entry bundles are not served: read entries through the API"))
+		return
+	}
+	id, err := integrity.ParseTilePath(p)
+	if err != nil {
+		s.writeError(w, r, auditlog.ParamError("path", "not a tile path: want <L>/<N>[.p/<W>], N in x-prefixed 3-digit groups (C2SP tlog-tiles)"))
+		return
+	}
+	body, err := integrity.ReadTile(r.Context(), s.integrity.Log(), id)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("api.tile: %w", err))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	if id.Full() {
+		h.Set("Cache-Control", fullTileCache)
+	} else {
+		h.Set("Cache-Control", partialTileCache)
+	}
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(body)
 	}
 }
 

@@ -13,7 +13,7 @@ const integrityDoc = "Every entry is a leaf of one append-only RFC 6962 Merkle t
 	"Checkpoints are C2SP tlog-checkpoints (origin, size, base64 root) in the C2SP signed-note format, Ed25519."
 
 // integrityOperations describes the tamper-evidence routes: proofs and
-// exports for user tokens; checkpoints, the key and consistency proofs public.
+// exports for user tokens; checkpoints, the key, consistency proofs and hash tiles public.
 func (b *docBuilder) integrityOperations() {
 	b.add(&huma.Operation{
 		Method: http.MethodGet, Path: "/v1/audit-logs/{id}/proof", OperationID: "getAuditLogProof", Tags: []string{"integrity"},
@@ -64,6 +64,17 @@ func (b *docBuilder) integrityOperations() {
 			"Both must be sizes of signed checkpoints, from <= to; anything else is a 400.",
 		Parameters: []*huma.Param{size("from", "Size of the older checkpoint."), size("to", "Size of the newer checkpoint.")}},
 		"application/json", b.schema(ConsistencyProof{}), 400, 503)
+	b.public(&huma.Operation{Method: http.MethodGet, Path: "/tile/{path}", OperationID: "getTile", Tags: []string{"integrity"},
+		Summary: "A hash tile of the Merkle tree (C2SP tlog-tiles, public)",
+		Description: "The hashes of tree level 8L, indexes 256N to 256N+W-1, 32 bytes each, concatenated: tile L/N " +
+			"(full, W = 256, never changes: Cache-Control immutable) or L/N.p/W (partial, W from 1 to 255, short cache). " +
+			"Tiles are served up to the committed tree, which may be ahead of the latest checkpoint; fetch the ones " +
+			"a checkpoint you hold covers. A tile beyond the tree is a 404; entry bundles (tile/entries/...) are not served (404).",
+		Parameters: []*huma.Param{{Name: "path", In: "path", Required: true,
+			Description: "<L>/<N>[.p/<W>], slashes unescaped: L from 0 to 7, N in 3-digit groups all but the last prefixed " +
+				"with x (1234067 is x001/x234/067). Anything else is a 400.",
+			Schema: &huma.Schema{Type: huma.TypeString, MinLength: ptr(3)}}}},
+		"application/octet-stream", &huma.Schema{Type: huma.TypeString, Format: "binary"}, 400, 404, 503)
 }
 
 // addWithBody describes an authenticated operation whose success answer is not JSON.

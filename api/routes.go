@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"slices"
+	"strings"
 )
 
 // routes registers every route of the API; it is the only place that does.
@@ -25,6 +26,8 @@ func (s *Server) routes() {
 	s.handle("GET /v1/checkpoint", http.HandlerFunc(s.checkpoint))
 	s.handle("GET /v1/checkpoint/key", http.HandlerFunc(s.checkpointKey))
 	s.handle("GET /v1/checkpoint/consistency", http.HandlerFunc(s.consistency))
+	// Public: the tree's hashes as C2SP tlog-tiles, for clients that verify on their own.
+	s.handle("GET /tile/{path...}", http.HandlerFunc(s.tile))
 
 	// Public: the API description, probes and metrics.
 	s.handle("GET /openapi.json", http.HandlerFunc(s.serveOpenAPI))
@@ -39,9 +42,14 @@ func (s *Server) handle(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, h)
 }
 
-// Routes lists the patterns ("METHOD /path/{param}") of every registered route, sorted.
+// Routes lists the patterns ("METHOD /path/{param}") of every registered
+// route, sorted; a trailing wildcard {param...} is written {param}, as the
+// OpenAPI document writes it.
 func (s *Server) Routes() []string {
-	out := slices.Clone(s.patterns)
+	out := make([]string, len(s.patterns))
+	for i, p := range s.patterns {
+		out[i] = strings.Replace(p, "...}", "}", 1)
+	}
 	slices.Sort(out)
 	return out
 }

@@ -31,13 +31,13 @@ type AuditOptions struct {
 // AuditReport says what Audit checked.
 type AuditReport struct {
 	Entries     uint64 // entries recomputed
-	Nodes       uint64 // stored nodes compared
+	Nodes       uint64 // stored tree nodes compared: the hashes of the tiles
 	Checkpoints int    // checkpoints whose roots were recomputed
 	Root        []byte // the recomputed root
 }
 
 // Audit recomputes every leaf from the stored canonical bytes, every
-// perfect-subtree node, the tree state and the root of every checkpoint in
+// perfect-subtree node the tiles keep (levels 0, 8, 16, ...), the tree state and the root of every checkpoint in
 // the history, and compares them with what the store holds. It also checks
 // that seqs are dense, that each row's bytes carry the row's seq, and that the
 // columns reads filter on say what the bytes say. The first failure is a
@@ -185,38 +185,84 @@ func deref(s *string) string {
 	return *s
 }
 
-// compareNodes compares recomputed nodes with the stored ones.
+// compareNodes compares the recomputed nodes kept in tiles (those of levels
+// 8L) with the stored tiles' hashes, a few hundred tiles per read.
 func (a *auditor) compareNodes(ctx context.Context, created []Node) error {
-	for len(created) > 0 {
-		chunk := created[:min(len(created), 2000)]
-		created = created[len(chunk):]
-		ids := make([]compact.NodeID, len(chunk))
-		for i, n := range chunk {
-			ids[i] = n.ID
+	var kept []Node
+	for _, n := range created {
+		if n.ID.Level%TileHeight == 0 {
+			kept = append(kept, n)
 		}
-		stored, err := a.src.Nodes(ctx, ids)
+	}
+	for len(kept) > 0 {
+		// Nodes of one tile are adjacent in kept only per level; chunk by
+		// tiles asked, each asked once.
+		var (
+			ids   []TileID
+			at    = map[[2]uint64]int{}
+			chunk []Node
+		)
+		for len(kept) > 0 && len(ids) < 500 {
+			n := kept[0]
+			key := [2]uint64{uint64(n.ID.Level / TileHeight), n.ID.Index / TileWidth}
+			if _, ok := at[key]; !ok {
+				at[key] = len(ids)
+				ids = append(ids, TileID{Level: uint(key[0]), Index: key[1], Width: TileWidth})
+			}
+			chunk, kept = append(chunk, n), kept[1:]
+		}
+		stored, err := a.src.Tiles(ctx, ids)
 		if err != nil {
 			return fmt.Errorf("audit: %w", err)
 		}
-		for i, n := range chunk {
-			begin, end := n.ID.Coverage()
+		for _, n := range chunk {
+			i := at[[2]uint64{uint64(n.ID.Level / TileHeight), n.ID.Index / TileWidth}]
+			pos := n.ID.Index % TileWidth
 			var have []byte
-			if i < len(stored) {
-				have = stored[i]
+			if i < len(stored) && uint64(len(stored[i])) >= (pos+1)*HashSize {
+				have = stored[i][pos*HashSize : (pos+1)*HashSize]
 			}
-			switch {
-			case have == nil:
-				a.fail(int64(begin), "tree node (level %d, index %d) over seqs %d-%d is missing", n.ID.Level, n.ID.Index, begin, end-1)
-			case bytes.Equal(have, n.Hash):
-			case n.ID.Level > 0 && a.first != nil && a.first.Seq < int64(end):
-				// Explained by a failure below it, already recorded.
-			case n.ID.Level == 0:
-				a.fail(int64(begin), "the entry's bytes do not hash to the leaf committed for it: the entry was changed after commit")
-			default:
-				a.fail(int64(begin), "tree node (level %d, index %d) over seqs %d-%d differs from the one recomputed from the entries", n.ID.Level, n.ID.Index, begin, end-1)
-			}
+			a.compareNode(n, ids[i], have)
 		}
 		a.nodes += uint64(len(chunk))
+	}
+	return nil
+}
+
+// compareNode records a failure when a stored hash differs from the recomputed node n.
+func (a *auditor) compareNode(n Node, tile TileID, have []byte) {
+	begin, end := n.ID.Coverage()
+	switch {
+	case have == nil:
+		a.fail(int64(begin), "tile %d/%d lacks tree node (level %d, index %d) over seqs %d-%d",
+			tile.Level, tile.Index, n.ID.Level, n.ID.Index, begin, end-1)
+	case bytes.Equal(have, n.Hash):
+	case n.ID.Level > 0 && a.first != nil && a.first.Seq < int64(end):
+		// Explained by a failure below it, already recorded.
+	case n.ID.Level == 0:
+		a.fail(int64(begin), "the entry's bytes do not hash to the leaf committed for it: the entry was changed after commit")
+	default:
+		a.fail(int64(begin), "tree node (level %d, index %d) over seqs %d-%d in tile %d/%d differs from the one recomputed from the entries",
+			n.ID.Level, n.ID.Index, begin, end-1, tile.Level, tile.Index)
+	}
+}
+
+// compareEdges checks that the stored partial tiles of the tree hold no
+// hash beyond it (the full ones were compared hash by hash).
+func (a *auditor) compareEdges(ctx context.Context) error {
+	ids := EdgeTiles(a.state.Size)
+	if len(ids) == 0 {
+		return nil
+	}
+	stored, err := a.src.Tiles(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	for i, id := range ids {
+		if i < len(stored) && len(stored[i]) > int(id.Width)*HashSize {
+			return &Mismatch{Seq: int64(a.state.Size), Reason: fmt.Sprintf("tile %d/%d holds %d hashes, more than a tree of %d has: hashes were added around the tree",
+				id.Level, id.Index, len(stored[i])/HashSize, a.state.Size)}
+		}
 	}
 	return nil
 }
@@ -307,6 +353,9 @@ func (a *auditor) finish(ctx context.Context) error {
 			begin += 1 << (bits.Len64(a.state.Size-begin) - 1)
 		}
 		return &Mismatch{Seq: int64(begin), Reason: "the stored tree state differs from the tree recomputed from the entries"}
+	}
+	if err := a.compareEdges(ctx); err != nil {
+		return err
 	}
 	cp, ok, err := a.peekCheckpoint(ctx)
 	if err != nil {

@@ -138,3 +138,66 @@ func TestAuditCatchesARewrittenTree(t *testing.T) {
 		t.Fatalf("got %v, want the range after checkpoint 10 named by checkpoint 30", err)
 	}
 }
+
+// tileTampered shows a log's tiles through an edit.
+type tileTampered struct {
+	*memlog.Log
+	edit func(id integrity.TileID, hashes []byte) []byte
+}
+
+func (t *tileTampered) Tiles(ctx context.Context, ids []integrity.TileID) ([][]byte, error) {
+	got, err := t.Log.Tiles(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range ids {
+		got[i] = t.edit(id, bytes.Clone(got[i]))
+	}
+	return got, nil
+}
+
+func TestAuditNamesTheFirstBadTileHash(t *testing.T) {
+	l := memlog.New()
+	appendN(t, l, "usr_ana", 600) // tiles 0/0, 0/1, 0/2.p/88 and 1/0.p/2
+	flip := func(level uint, index uint64, pos int) func(integrity.TileID, []byte) []byte {
+		return func(id integrity.TileID, hs []byte) []byte {
+			if id.Level == level && id.Index == index {
+				hs[pos*32] ^= 1
+			}
+			return hs
+		}
+	}
+	for _, c := range []struct {
+		name string
+		edit func(integrity.TileID, []byte) []byte
+		seq  int64
+		says string
+	}{
+		{"leaf hash", flip(0, 1, 44), 300, "changed after commit"},
+		{"level 8 hash", flip(1, 0, 1), 256, "tree node (level 8, index 1) over seqs 256-511 in tile 1/0 differs"},
+		{"leaf in the partial tile", flip(0, 2, 87), 599, "changed after commit"},
+		{"missing tile", func(id integrity.TileID, hs []byte) []byte {
+			if id.Level == 0 && id.Index == 1 {
+				return nil
+			}
+			return hs
+		}, 256, "tile 0/1 lacks"},
+		{"hashes beyond the tree", func(id integrity.TileID, hs []byte) []byte {
+			if id.Level == 1 {
+				return append(hs, make([]byte, 32)...)
+			}
+			return hs
+		}, 600, "more than a tree of 600 has"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := integrity.Audit(context.Background(), &tileTampered{Log: l, edit: c.edit}, integrity.AuditOptions{PageSize: 100})
+			var m *integrity.Mismatch
+			if !errors.As(err, &m) || m.Seq != c.seq || !strings.Contains(m.Reason, c.says) {
+				t.Fatalf("got %v, want seq %d (%s)", err, c.seq, c.says)
+			}
+		})
+	}
+	if rep, err := integrity.Audit(context.Background(), l, integrity.AuditOptions{}); err != nil || rep.Nodes != 602 {
+		t.Fatalf("audit of the intact log: %+v %v", rep, err)
+	}
+}

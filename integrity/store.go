@@ -9,9 +9,11 @@ import (
 )
 
 // Log is what the API and the checkpointer read from a store: the committed
-// tree head, the stored nodes, and the checkpoint history.
+// tree head, the stored tiles and the nodes computed from them (TileNodes),
+// and the checkpoint history.
 type Log interface {
 	NodeReader
+	TileReader
 	// TreeHead returns the size and root of the committed tree.
 	TreeHead(ctx context.Context) (Head, error)
 	// AddCheckpoint stores c unless a checkpoint of the same or a larger size
@@ -38,8 +40,8 @@ type Scanner interface {
 }
 
 // Store is everything a storage engine provides for tamper evidence. Its
-// Commit must also extend the tree (TreeState.Extend) in the transaction
-// that stores the entries, and keep every node Extend returns.
+// Commit must also extend the tree (TreeState.ExtendTiles) in the
+// transaction that stores the entries, and write every tile it returns.
 type Store interface {
 	Log
 	Scanner

@@ -1,12 +1,13 @@
 // Package integrity makes the audit log tamper-evident: an RFC 6962 Merkle
 // tree over the canonical bytes of every entry in seq order, extended by the
 // store inside the transaction that commits the entries; inclusion and
-// consistency proofs served from the stored hashes of perfect subtrees;
+// consistency proofs served from the stored hashes of perfect subtrees, kept
+// as C2SP tlog-tiles (tiles.go) that clients may also fetch directly;
 // signed checkpoints (C2SP tlog-checkpoint in the C2SP signed-note format,
 // Ed25519) kept as a history; and the recomputation behind `auditlog verify --db`.
 //
 // The package is engine-agnostic: storage engines implement the small
-// interfaces of store.go, and call TreeState.Extend from their commit.
+// interfaces of store.go, and call TreeState.ExtendTiles from their commit.
 package integrity
 
 import (
@@ -109,21 +110,29 @@ func (s TreeState) Extend(leaves [][]byte) (TreeState, []Node, error) {
 
 // ExtendHashes is Extend for leaf hashes already computed.
 func (s TreeState) ExtendHashes(leafHashes [][]byte) (TreeState, []Node, error) {
+	nodes := make([]Node, 0, 2*len(leafHashes))
+	next, err := s.extend(leafHashes, func(id compact.NodeID, hash []byte) { nodes = append(nodes, Node{ID: id, Hash: hash}) })
+	if err != nil {
+		return TreeState{}, nil, err
+	}
+	return next, nodes, nil
+}
+
+// extend appends leaf hashes, calling visit with every node they complete.
+func (s TreeState) extend(leafHashes [][]byte, visit func(compact.NodeID, []byte)) (TreeState, error) {
 	r, err := rangeFactory.NewRange(0, s.Size, cloneHashes(s.Hashes))
 	if err != nil {
-		return TreeState{}, nil, fmt.Errorf("extend tree: %w", err)
+		return TreeState{}, fmt.Errorf("extend tree: %w", err)
 	}
-	nodes := make([]Node, 0, 2*len(leafHashes))
-	visit := func(id compact.NodeID, hash []byte) { nodes = append(nodes, Node{ID: id, Hash: hash}) }
 	for _, h := range leafHashes {
 		if len(h) != HashSize {
-			return TreeState{}, nil, fmt.Errorf("extend tree: leaf hash of %d bytes", len(h))
+			return TreeState{}, fmt.Errorf("extend tree: leaf hash of %d bytes", len(h))
 		}
 		if err := r.Append(h, visit); err != nil {
-			return TreeState{}, nil, fmt.Errorf("extend tree: %w", err)
+			return TreeState{}, fmt.Errorf("extend tree: %w", err)
 		}
 	}
-	return TreeState{Size: r.End(), Hashes: r.Hashes()}, nodes, nil
+	return TreeState{Size: r.End(), Hashes: r.Hashes()}, nil
 }
 
 // cloneHashes copies the outer slice so that appending to a range never

@@ -22,8 +22,9 @@
 // Tamper evidence. The log_state row also holds the RFC 6962 Merkle tree
 // over every entry's canonical bytes in seq order, as a compact range
 // (tree_size, tree_frontier, tree_root). The commit that assigns seqs, under
-// the same lock, extends it, copies the perfect-subtree nodes it completes
-// into tree_nodes (from which proofs are served), and refuses to commit when
+// the same lock, extends it, writes the tiles it changes into tiles (C2SP
+// tlog-tiles of height 8: the hashes of tree levels 0, 8, 16, ..., 256 to a
+// row, from which proofs are computed and GET /tile/ serves), and refuses to commit when
 // the tree does not cover the log (rows written around the sequencer). A
 // trigger keeps the tree moving forward with next_seq, never on its own.
 // Signed checkpoints are kept in checkpoints, whose sizes only grow;
@@ -33,9 +34,10 @@
 // whichever role opens it.
 //
 // Roles and immutability. Triggers refuse UPDATE, DELETE and TRUNCATE on
-// entries (every partition), entry_ids, tree_nodes and checkpoints, for
-// every role including the owner. Init (`auditlog db init`) grants the
-// runtime role SELECT and INSERT there and nothing more. The owner can still drop or detach a partition or
+// entries (every partition), entry_ids and checkpoints, for every role
+// including the owner, and on tiles DELETE, TRUNCATE and any UPDATE but
+// appending hashes to a partial tile. Init (`auditlog db init`) grants the
+// runtime role SELECT and INSERT there (and UPDATE of tiles' hashes) and nothing more. The owner can still drop or detach a partition or
 // disable a trigger: that is DDL, for the owner only, and what the
 // tamper-evidence (Merkle) work makes detectable.
 //

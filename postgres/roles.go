@@ -33,8 +33,10 @@ type InitResult struct {
 // Init migrates the database as its owner (the role the DSN names), makes the
 // month partitions around now, and, when opts names a runtime role, creates
 // it (LOGIN, no other attribute) and grants it exactly what `auditlog serve`
-// needs: SELECT and INSERT on entries, entry_ids, tree_nodes and checkpoints
-// (never UPDATE, DELETE or TRUNCATE), SELECT and UPDATE on the log-state row
+// needs: SELECT and INSERT on entries, entry_ids and checkpoints (never
+// UPDATE, DELETE or TRUNCATE), SELECT, INSERT and UPDATE of the hashes on
+// tiles (whose trigger lets a partial tile only grow by appending, never a
+// full one change; no DELETE or TRUNCATE), SELECT and UPDATE on the log-state row
 // (the seq and the Merkle tree's state), what the token, project and secret
 // tables need, UPDATE on the readiness probe's row, and EXECUTE on the
 // partition-making function. It is idempotent: run it again after an upgrade.
@@ -118,9 +120,9 @@ func ensureRole(ctx context.Context, tx pgx.Tx, opts InitOptions) (created bool,
 var runtimeGrants = []struct{ privileges, object string }{
 	{"SELECT, INSERT", "TABLE entries"},
 	{"SELECT, INSERT", "TABLE entry_ids"},
-	{"SELECT, UPDATE", "TABLE log_state"},   // SELECT ... FOR UPDATE, and advancing next_seq and the tree (a trigger keeps both from going back)
-	{"SELECT, INSERT", "TABLE tree_nodes"},  // commits add the nodes they complete; proofs read them
-	{"SELECT, INSERT", "TABLE checkpoints"}, // the signing loop adds checkpoints; never UPDATE, DELETE or TRUNCATE
+	{"SELECT, UPDATE", "TABLE log_state"},              // SELECT ... FOR UPDATE, and advancing next_seq and the tree (a trigger keeps both from going back)
+	{"SELECT, INSERT, UPDATE (hashes)", "TABLE tiles"}, // commits add tiles and grow the partial ones (a trigger allows appending only); proofs read them
+	{"SELECT, INSERT", "TABLE checkpoints"},            // the signing loop adds checkpoints; never UPDATE, DELETE or TRUNCATE
 	{"SELECT, INSERT, UPDATE", "TABLE projects"},
 	{"SELECT, INSERT, UPDATE", "TABLE tokens"}, // revocation
 	{"SELECT, INSERT", "TABLE secrets"},

@@ -104,6 +104,10 @@ func TestRoleSplitAndImmutability(t *testing.T) {
 		`DROP TABLE `+part,
 		`ALTER TABLE entries DETACH PARTITION `+part,
 		`ALTER TABLE entries DISABLE TRIGGER entries_immutable`,
+		`DROP TABLE tiles`,
+		`ALTER TABLE tiles DISABLE TRIGGER tiles_only_grow`,
+		`DROP TRIGGER tiles_only_grow ON tiles`,
+		`CREATE OR REPLACE FUNCTION auditlog_tiles_only_grow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$`,
 		`DELETE FROM log_state`,
 		`CREATE TABLE entries_shadow (id text)`,
 		`TRUNCATE entries_before_2000`)

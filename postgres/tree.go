@@ -16,21 +16,31 @@ var _ integrity.Store = (*Store)(nil)
 var backfillBatch = 5000
 
 // extendTree appends leaves (the canonical bytes of the entries with seqs
-// st.Size, st.Size+1, ...) to the tree in the transaction: it copies every
-// node they complete into tree_nodes and returns the new state, which the
-// caller stores in log_state in the same transaction.
+// st.Size, st.Size+1, ...) to the tree in the transaction: it writes the
+// tiles they change (new ones inserted, the grown right-edge tiles
+// rewritten, which the trigger allows only by appending), in one statement,
+// and returns the new state, which the caller stores in log_state in the
+// same transaction (whose row lock orders commits, and so the tiles).
 func extendTree(ctx context.Context, tx pgx.Tx, st integrity.TreeState, leaves [][]byte) (integrity.TreeState, error) {
-	next, nodes, err := st.Extend(leaves)
+	edges, err := integrity.ReadEdgeTiles(ctx, tileReader{tx}, st.Size)
 	if err != nil {
 		return integrity.TreeState{}, err
 	}
-	_, err = tx.CopyFrom(ctx, pgx.Identifier{"tree_nodes"}, []string{"level", "idx", "hash"},
-		pgx.CopyFromSlice(len(nodes), func(i int) ([]any, error) {
-			n := &nodes[i]
-			return []any{int16(n.ID.Level), int64(n.ID.Index), n.Hash}, nil
-		}))
+	next, tiles, err := st.ExtendTiles(edges, leaves)
 	if err != nil {
-		return integrity.TreeState{}, fmt.Errorf("copy tree nodes: %w", err)
+		return integrity.TreeState{}, err
+	}
+	if len(tiles) == 0 {
+		return next, nil
+	}
+	levels, indexes, hashes := make([]int16, len(tiles)), make([]int64, len(tiles)), make([][]byte, len(tiles))
+	for i, t := range tiles {
+		levels[i], indexes[i], hashes[i] = int16(t.ID.Level), int64(t.ID.Index), t.Hashes
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO tiles (level, idx, hashes)
+		SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])
+		ON CONFLICT (level, idx) DO UPDATE SET hashes = EXCLUDED.hashes`, levels, indexes, hashes); err != nil {
+		return integrity.TreeState{}, fmt.Errorf("store tiles: %w", err)
 	}
 	return next, nil
 }
@@ -55,7 +65,7 @@ func parseTree(size int64, frontier []byte) (integrity.TreeState, error) {
 //
 // It runs at every Open, as whichever role opens: the owner when `auditlog
 // db init` migrates, or else the runtime role, whose grants cover it
-// (SELECT on entries, INSERT on tree_nodes, UPDATE on log_state), so a
+// (SELECT on entries, INSERT and UPDATE on tiles, UPDATE on log_state), so a
 // backfill the owner did not finish is completed by the next server to
 // start. When nothing is left it only reads log_state, without a lock.
 func (s *Store) backfillTree(ctx context.Context) error {
@@ -173,44 +183,72 @@ func (s *Store) TreeState(ctx context.Context) (_ integrity.TreeState, err error
 	return st, nil
 }
 
-// Nodes returns the stored hashes of the given perfect-subtree nodes, in
-// order; nil for a node that is not stored (an id asked twice gets its hash
-// twice). It asks one query for all of them.
+// Nodes returns the hashes of the given perfect-subtree nodes, in order,
+// computed from the tiles (one query for all of them); nil for a node whose
+// hashes are not stored.
 func (s *Store) Nodes(ctx context.Context, ids []compact.NodeID) (_ [][]byte, err error) {
 	defer classify(&err)
+	out, err := integrity.TileNodes{TileReader: tileReader{s.pool}}.Nodes(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("postgres.Nodes: %w", err)
+	}
+	return out, nil
+}
+
+// Tiles returns the stored hashes of the tiles (level, index) of ids, in
+// order, as wide as stored; nil for a tile that is not stored.
+func (s *Store) Tiles(ctx context.Context, ids []integrity.TileID) (_ [][]byte, err error) {
+	defer classify(&err)
+	out, err := tileReader{s.pool}.Tiles(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("postgres.Tiles: %w", err)
+	}
+	return out, nil
+}
+
+// querier is what both the pool and a transaction offer.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// tileReader reads tiles through the pool or a transaction.
+type tileReader struct{ q querier }
+
+// Tiles reads the tiles in one query.
+func (r tileReader) Tiles(ctx context.Context, ids []integrity.TileID) ([][]byte, error) {
 	out := make([][]byte, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
 	levels, indexes := make([]int16, 0, len(ids)), make([]int64, 0, len(ids))
 	for _, id := range ids {
-		if id.Level <= 63 && id.Index <= 1<<63-1 { // any other node cannot be stored: it stays nil
+		if id.Level <= integrity.MaxTileLevel && id.Index <= 1<<62 { // any other tile cannot be stored: it stays nil
 			levels, indexes = append(levels, int16(id.Level)), append(indexes, int64(id.Index))
 		}
 	}
-	rows, err := s.pool.Query(ctx, `SELECT level, idx, hash FROM tree_nodes
+	rows, err := r.q.Query(ctx, `SELECT level, idx, hashes FROM tiles
 		WHERE (level, idx) IN (SELECT * FROM unnest($1::smallint[], $2::bigint[]))`, levels, indexes)
 	if err != nil {
-		return nil, fmt.Errorf("postgres.Nodes: %w", err)
+		return nil, fmt.Errorf("read tiles: %w", err)
 	}
 	defer rows.Close()
-	found := make(map[compact.NodeID][]byte, len(ids))
+	found := make(map[[2]uint64][]byte, len(ids))
 	for rows.Next() {
 		var (
-			level int16
-			idx   int64
-			hash  []byte
+			level  int16
+			idx    int64
+			hashes []byte
 		)
-		if err := rows.Scan(&level, &idx, &hash); err != nil {
-			return nil, fmt.Errorf("postgres.Nodes: %w", err)
+		if err := rows.Scan(&level, &idx, &hashes); err != nil {
+			return nil, fmt.Errorf("read tiles: %w", err)
 		}
-		found[compact.NewNodeID(uint(level), uint64(idx))] = hash
+		found[[2]uint64{uint64(level), uint64(idx)}] = hashes
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres.Nodes: %w", err)
+		return nil, fmt.Errorf("read tiles: %w", err)
 	}
 	for i, id := range ids {
-		out[i] = found[id]
+		out[i] = found[[2]uint64{uint64(id.Level), id.Index}]
 	}
 	return out, nil
 }

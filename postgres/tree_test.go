@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/guaracloud/auditlog/postgres/pgtest"
 	"github.com/guaracloud/auditlog/storetest"
 	"github.com/jackc/pgx/v5"
+	"github.com/transparency-dev/merkle/compact"
 )
 
 // testOrigin is the origin line of the checkpoints these tests sign.
@@ -49,11 +51,10 @@ func TestTreeTablesAreAppendOnlyForBothRoles(t *testing.T) {
 
 	runtime, owner := connect(t, rs.runtimeDSN), connect(t, rs.ownerDSN)
 	changes := []string{
-		`UPDATE tree_nodes SET hash = '\x00'`,
-		`DELETE FROM tree_nodes WHERE level = 0`,
-		`DELETE FROM tree_nodes`,
-		`TRUNCATE tree_nodes`,
-		`INSERT INTO tree_nodes (level, idx, hash) VALUES (0, 0, '\x00') ON CONFLICT (level, idx) DO UPDATE SET hash = EXCLUDED.hash`,
+		`DELETE FROM tiles WHERE level = 0`,
+		`DELETE FROM tiles`,
+		`TRUNCATE tiles`,
+		`UPDATE tiles SET idx = 1`, // the runtime role may update the hashes only
 		`UPDATE checkpoints SET note = '\x78'`,
 		`DELETE FROM checkpoints WHERE size = 9`,
 		`DELETE FROM checkpoints`,
@@ -66,6 +67,10 @@ func TestTreeTablesAreAppendOnlyForBothRoles(t *testing.T) {
 	}
 	// What both roles may write, they may not roll back, fork or leave behind.
 	for _, stmt := range []string{
+		`UPDATE tiles SET hashes = '\x` + strings.Repeat("00", 9*32) + `'`,                // a partial tile rewritten
+		`UPDATE tiles SET hashes = substring(hashes FROM 1 FOR 64)`,                       // shrunk
+		`UPDATE tiles SET hashes = '\x` + strings.Repeat("00", 32) + `'::bytea || hashes`, // grown, but not by appending
+		`INSERT INTO tiles (level, idx, hashes) VALUES (0, 0, '\x` + strings.Repeat("00", 32) + `') ON CONFLICT (level, idx) DO UPDATE SET hashes = EXCLUDED.hashes`,
 		`INSERT INTO checkpoints (size, root, note, created_us) VALUES (5, '\x00', '\x78', 0)`,
 		`INSERT INTO checkpoints (size, root, note, created_us) VALUES (9, '\x00', '\x78', 0)`,
 		`UPDATE log_state SET tree_size = 0, tree_frontier = '\x', tree_root = '\xe3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'`,
@@ -124,7 +129,8 @@ func TestCommitRefusesRowsOutsideTheTree(t *testing.T) {
 func downgrade(t *testing.T, dsn string) {
 	t.Helper()
 	if err := pgtest.Exec(context.Background(), dsn, `
-		DROP TABLE tree_nodes;
+		DROP TABLE tiles;
+		DROP FUNCTION auditlog_tiles_only_grow();
 		DROP TABLE checkpoints;
 		DROP FUNCTION auditlog_checkpoints_grow();
 		DROP INDEX entries_actor_seq;
@@ -137,7 +143,7 @@ func downgrade(t *testing.T, dsn string) {
 			RETURN NEW;
 		END
 		$$;
-		DELETE FROM schema_migrations WHERE version = 2;`); err != nil {
+		DELETE FROM schema_migrations WHERE version IN (2, 5);`); err != nil {
 		t.Fatalf("downgrade: %v", err)
 	}
 }
@@ -205,9 +211,16 @@ func TestTreeBackfillByTheRuntimeRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tiles, err := os.ReadFile("migrations/0005_tiles.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := pgtest.Exec(ctx, rs.ownerDSN, string(body)+`;
 		INSERT INTO schema_migrations (version) VALUES (2);
-		GRANT SELECT, INSERT ON tree_nodes, checkpoints TO `+rs.runtime); err != nil {
+		`+string(tiles)+`;
+		INSERT INTO schema_migrations (version) VALUES (5);
+		GRANT SELECT, INSERT ON checkpoints TO `+rs.runtime+`;
+		GRANT SELECT, INSERT, UPDATE (hashes) ON tiles TO `+rs.runtime); err != nil {
 		t.Fatal(err)
 	}
 	postgres.SetBackfillBatch(t, 4)
@@ -217,4 +230,161 @@ func TestTreeBackfillByTheRuntimeRole(t *testing.T) {
 	}
 	defer s.Close()
 	checkBackfilled(t, s, want)
+}
+
+// A full tile never changes, for any role; a partial one only grows by
+// appending, which is what commits do, and hashes appended around the tree
+// are named by the audit.
+func TestFullTilesAreImmutable(t *testing.T) {
+	ctx := context.Background()
+	s, dsn := MustOpen(t)
+	w := storetest.Writer(t, s)
+	r := rand.New(rand.NewPCG(8, 2))
+	for range 3 { // 300 entries: a full tile 0/0 and the partial 0/1.p/44
+		batch := make([]auditlog.Event, 100)
+		for i := range batch {
+			batch[i] = storetest.RandomEvent(r, "usr_ana")
+		}
+		storetest.Must(t, w, batch...)
+	}
+	owner := connect(t, dsn)
+	zeros := func(n int) string { return `'\x` + strings.Repeat("00", 32*n) + `'::bytea` }
+	for _, stmt := range []string{
+		`UPDATE tiles SET hashes = ` + zeros(256) + ` WHERE idx = 0`,         // a full tile rewritten
+		`UPDATE tiles SET hashes = hashes || ` + zeros(1) + ` WHERE idx = 0`, // a full tile grown
+		`UPDATE tiles SET hashes = ` + zeros(44) + ` WHERE idx = 1`,          // a partial tile rewritten
+		`UPDATE tiles SET hashes = substring(hashes FROM 1 FOR 64) WHERE idx = 1`,
+		`UPDATE tiles SET idx = 2 WHERE idx = 1`,
+		`DELETE FROM tiles WHERE idx = 1`,
+	} {
+		expectRefused(t, owner.PgConn(), stmt, "P0001", "immutable")
+	}
+	if _, err := integrity.Audit(ctx, s, integrity.AuditOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.Exec(ctx, `UPDATE tiles SET hashes = hashes || `+zeros(1)+` WHERE idx = 1`); err != nil {
+		t.Fatal(err)
+	}
+	var m *integrity.Mismatch
+	if _, err := integrity.Audit(ctx, s, integrity.AuditOptions{}); !errors.As(err, &m) || m.Seq != 300 || !strings.Contains(m.Reason, "tile 0/1") {
+		t.Fatalf("audit of a tile grown around the tree: %v", err)
+	}
+}
+
+// TestTilesMigration turns a database into one of schema version 4, its
+// tree one tree_nodes row per node as the old commit copied them, and
+// opens it: migration 5 makes exactly the tiles the new commit writes and
+// drops tree_nodes, the audit passes, proofs are those the old nodes gave,
+// and commits go on.
+func TestTilesMigration(t *testing.T) {
+	ctx := context.Background()
+	s, dsn := MustOpen(t)
+	w := storetest.Writer(t, s)
+	r := rand.New(rand.NewPCG(6, 1))
+	for range 7 { // 700 entries: tiles 0/0, 0/1, 0/2.p/188 and 1/0.p/2
+		batch := make([]auditlog.Event, 100)
+		for i := range batch {
+			batch[i] = storetest.RandomEvent(r, "usr_ana")
+		}
+		storetest.Must(t, w, batch...)
+	}
+	ids := []integrity.TileID{{Level: 0, Index: 0, Width: 256}, {Level: 0, Index: 1, Width: 256},
+		{Level: 0, Index: 2, Width: 188}, {Level: 1, Index: 0, Width: 2}}
+	want, err := s.Tiles(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.ScanLog(ctx, -1, 1000)
+	if err != nil || len(rows) != 700 {
+		t.Fatalf("scan: %d %v", len(rows), err)
+	}
+	s.Close()
+
+	if err := pgtest.Exec(ctx, dsn, `
+		DROP TABLE tiles;
+		DROP FUNCTION auditlog_tiles_only_grow();
+		DELETE FROM schema_migrations WHERE version = 5;
+		CREATE TABLE tree_nodes (
+			level smallint NOT NULL,
+			idx   bigint   NOT NULL,
+			hash  bytea    NOT NULL,
+			PRIMARY KEY (level, idx)
+		);
+		CREATE TRIGGER tree_nodes_immutable BEFORE UPDATE OR DELETE ON tree_nodes
+			FOR EACH ROW EXECUTE FUNCTION auditlog_refuse_change();
+		CREATE TRIGGER tree_nodes_no_truncate BEFORE TRUNCATE ON tree_nodes
+			FOR EACH STATEMENT EXECUTE FUNCTION auditlog_refuse_change();`); err != nil {
+		t.Fatal(err)
+	}
+	conn := connect(t, dsn)
+	var st integrity.TreeState
+	for done := 0; done < len(rows); done += 70 { // the old commit: every node Extend completes
+		leaves := make([][]byte, 70)
+		for i := range leaves {
+			leaves[i] = rows[done+i].Canonical
+		}
+		next, nodes, err := st.Extend(leaves)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.CopyFrom(ctx, pgx.Identifier{"tree_nodes"}, []string{"level", "idx", "hash"},
+			pgx.CopyFromSlice(len(nodes), func(i int) ([]any, error) {
+				return []any{int16(nodes[i].ID.Level), int64(nodes[i].ID.Index), nodes[i].Hash}, nil
+			})); err != nil {
+			t.Fatal(err)
+		}
+		st = next
+	}
+	old := oldNodes{conn}
+	type proofs struct{ incl, cons [][]byte }
+	prove := func(nr integrity.NodeReader) []proofs {
+		var out []proofs
+		for _, c := range [][3]uint64{{0, 1, 700}, {255, 256, 700}, {300, 513, 600}, {699, 700, 700}, {17, 18, 20}} {
+			incl, err := integrity.InclusionProof(ctx, nr, c[0], c[2])
+			if err != nil {
+				t.Fatal(err)
+			}
+			cons, err := integrity.ConsistencyProof(ctx, nr, c[1], c[2])
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, proofs{incl, cons})
+		}
+		return out
+	}
+	before := prove(old)
+
+	s, err = postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("open a version-4 database: %v", err)
+	}
+	defer s.Close()
+	if got, err := s.Tiles(ctx, ids); err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("migrated tiles differ from the ones commits write: %v", err)
+	}
+	if after := prove(s); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatal("proofs changed with the migration")
+	}
+	var gone bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('tree_nodes') IS NULL`).Scan(&gone); err != nil || !gone {
+		t.Fatalf("tree_nodes is still there: %v", err)
+	}
+	storetest.Must(t, storetest.Writer(t, s), storetest.RandomEvent(r, "usr_ana"))
+	if rep, err := integrity.Audit(ctx, s, integrity.AuditOptions{}); err != nil || rep.Entries != 701 {
+		t.Fatalf("audit after the migration: %+v %v", rep, err)
+	}
+}
+
+// oldNodes reads tree_nodes as the stores of schema version 4 did.
+type oldNodes struct{ conn *pgx.Conn }
+
+func (n oldNodes) Nodes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		err := n.conn.QueryRow(ctx, `SELECT hash FROM tree_nodes WHERE level = $1 AND idx = $2`, int16(id.Level), int64(id.Index)).Scan(&out[i])
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -36,27 +36,43 @@ func loadTree(ctx context.Context, q queryer) (integrity.TreeState, int64, error
 	return st, backfillTo, nil
 }
 
-// extendTree appends leaves to the tree in the transaction: it stores every
-// node they complete and the new state.
+// extendTree appends leaves to the tree in the transaction: it writes the
+// tiles they change (new ones inserted, the grown right-edge tiles
+// rewritten, which the triggers allow only by appending) and the new state.
 func extendTree(ctx context.Context, tx *sql.Tx, st integrity.TreeState, leaves [][]byte) error {
 	if len(leaves) == 0 {
 		return nil
 	}
-	next, nodes, err := st.Extend(leaves)
+	edges, err := integrity.ReadEdgeTiles(ctx, tileReader{tx}, st.Size)
 	if err != nil {
 		return err
 	}
-	const perStmt = 250 // rows per INSERT, 750 parameters
-	for len(nodes) > 0 {
-		chunk := nodes[:min(len(nodes), perStmt)]
-		nodes = nodes[len(chunk):]
-		args := make([]any, 0, 3*len(chunk))
-		for _, n := range chunk {
-			args = append(args, int64(n.ID.Level), int64(n.ID.Index), n.Hash)
+	next, tiles, err := st.ExtendTiles(edges, leaves)
+	if err != nil {
+		return err
+	}
+	var fresh []integrity.Tile
+	for _, t := range tiles {
+		if t.Extends == 0 {
+			fresh = append(fresh, t)
+			continue
 		}
-		q := `INSERT INTO tree_nodes (level, idx, hash) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(chunk)), ", ")
+		if _, err := tx.ExecContext(ctx, `UPDATE tiles SET hashes = ? WHERE level = ? AND idx = ?`,
+			t.Hashes, int64(t.ID.Level), int64(t.ID.Index)); err != nil {
+			return fmt.Errorf("store tile %s: %w", t.ID.Path(), err)
+		}
+	}
+	const perStmt = 100 // rows per INSERT, 300 parameters
+	for len(fresh) > 0 {
+		chunk := fresh[:min(len(fresh), perStmt)]
+		fresh = fresh[len(chunk):]
+		args := make([]any, 0, 3*len(chunk))
+		for _, t := range chunk {
+			args = append(args, int64(t.ID.Level), int64(t.ID.Index), t.Hashes)
+		}
+		q := `INSERT INTO tiles (level, idx, hashes) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(chunk)), ", ")
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("store tree nodes: %w", err)
+			return fmt.Errorf("store tiles: %w", err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE tree_state SET size = ?, frontier = ?, root = ? WHERE id = 1`,
@@ -146,63 +162,83 @@ func (s *Store) TreeState(ctx context.Context) (_ integrity.TreeState, err error
 	return st, nil
 }
 
-// Nodes returns the stored hashes of the given perfect-subtree nodes, in
-// order; nil for a node that is not stored. It asks one query per level (in
-// chunks), not one per node.
+// Nodes returns the hashes of the given perfect-subtree nodes, in order,
+// computed from the tiles (one query for all of them); nil for a node whose
+// hashes are not stored.
 func (s *Store) Nodes(ctx context.Context, ids []compact.NodeID) (_ [][]byte, err error) {
 	defer classify(&err)
-	out := make([][]byte, len(ids))
-	byLevel := map[uint][]int{}
-	for i, id := range ids {
-		byLevel[id.Level] = append(byLevel[id.Level], i)
-	}
-	conn, err := s.read.Conn(ctx)
+	out, err := integrity.TileNodes{TileReader: tileReader{s.read}}.Nodes(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite.Nodes: %w", err)
 	}
-	defer conn.Close()
-	const perQuery = 500
-	for level, at := range byLevel {
-		for len(at) > 0 {
-			chunk := at[:min(len(at), perQuery)]
-			at = at[len(chunk):]
-			if err := s.readLevel(ctx, conn, level, ids, chunk, out); err != nil {
-				return nil, fmt.Errorf("sqlite.Nodes: %w", err)
-			}
+	return out, nil
+}
+
+// Tiles returns the stored hashes of the tiles (level, index) of ids, in
+// order, as wide as stored; nil for a tile that is not stored.
+func (s *Store) Tiles(ctx context.Context, ids []integrity.TileID) (_ [][]byte, err error) {
+	defer classify(&err)
+	out, err := tileReader{s.read}.Tiles(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite.Tiles: %w", err)
+	}
+	return out, nil
+}
+
+// tileReader reads tiles through a connection pool or a transaction.
+type tileReader struct{ q queryer }
+
+// Tiles reads the tiles in one query (per 300 of them).
+func (r tileReader) Tiles(ctx context.Context, ids []integrity.TileID) ([][]byte, error) {
+	out := make([][]byte, len(ids))
+	at := make(map[[2]uint64][]int, len(ids))
+	var keys [][2]uint64
+	for i, id := range ids {
+		k := [2]uint64{uint64(id.Level), id.Index}
+		if id.Level > integrity.MaxTileLevel || id.Index > 1<<62 {
+			continue // cannot be stored: stays nil
+		}
+		if _, ok := at[k]; !ok {
+			keys = append(keys, k)
+		}
+		at[k] = append(at[k], i)
+	}
+	for len(keys) > 0 {
+		chunk := keys[:min(len(keys), 300)]
+		keys = keys[len(chunk):]
+		args := make([]any, 0, 2*len(chunk))
+		for _, k := range chunk {
+			args = append(args, int64(k[0]), int64(k[1]))
+		}
+		if err := r.read(ctx, `SELECT level, idx, hashes FROM tiles WHERE (level, idx) IN (VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?, ?), ", len(chunk)), ", ")+`)`, args, at, out); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// readLevel fills out[i] for the nodes ids[i], i in at, all at one level.
-func (s *Store) readLevel(ctx context.Context, conn *sql.Conn, level uint, ids []compact.NodeID, at []int, out [][]byte) error {
-	args := make([]any, 0, len(at)+1)
-	args = append(args, int64(level))
-	where := map[uint64][]int{}
-	for _, i := range at {
-		idx := ids[i].Index
-		if _, dup := where[idx]; !dup {
-			args = append(args, int64(idx))
-		}
-		where[idx] = append(where[idx], i)
-	}
-	rows, err := conn.QueryContext(ctx, `SELECT idx, hash FROM tree_nodes WHERE level = ? AND idx IN (`+
-		strings.TrimSuffix(strings.Repeat("?, ", len(args)-1), ", ")+`)`, args...)
+// read runs one tile query and puts each tile where it was asked for.
+func (r tileReader) read(ctx context.Context, q string, args []any, at map[[2]uint64][]int, out [][]byte) error {
+	rows, err := r.q.QueryContext(ctx, q, args...)
 	if err != nil {
-		return err
+		return fmt.Errorf("read tiles: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			idx  int64
-			hash []byte
+			level, idx int64
+			hashes     []byte
 		)
-		if err := rows.Scan(&idx, &hash); err != nil {
-			return err
+		if err := rows.Scan(&level, &idx, &hashes); err != nil {
+			return fmt.Errorf("read tiles: %w", err)
 		}
-		for _, i := range where[uint64(idx)] {
-			out[i] = hash
+		for _, i := range at[[2]uint64{uint64(level), uint64(idx)}] {
+			out[i] = hashes
 		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read tiles: %w", err)
+	}
+	return nil
 }

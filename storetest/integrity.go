@@ -34,6 +34,7 @@ func testIntegrity(t *testing.T, s auditlog.Store) {
 		{"CheckpointHistory", testCheckpointHistory},
 		{"Scans", testScans},
 		{"AuditAndExport", testAuditAndExport},
+		{"TilesMatchTlog", testTilesMatchTlog},
 	} {
 		// Subtests share the store: each one only appends and checks.
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, s, st) })
@@ -43,6 +44,13 @@ func testIntegrity(t *testing.T, s auditlog.Store) {
 // tlogTree computes every root of the log with sumdb/tlog from the stored
 // canonical bytes in seq order.
 func tlogTree(t *testing.T, st integrity.Store) ([]tlog.Hash, [][]byte) {
+	t.Helper()
+	roots, records, _ := tlogHashes(t, st)
+	return roots, records
+}
+
+// tlogHashes is tlogTree, with a reader of the hashes sumdb/tlog stores.
+func tlogHashes(t *testing.T, st integrity.Store) ([]tlog.Hash, [][]byte, tlog.HashReader) {
 	t.Helper()
 	var records [][]byte
 	for after := int64(-1); ; {
@@ -82,7 +90,7 @@ func tlogTree(t *testing.T, st integrity.Store) ([]tlog.Hash, [][]byte) {
 		}
 		roots = append(roots, root)
 	}
-	return roots, records
+	return roots, records, reader
 }
 
 func testTreeFollowsCommits(t *testing.T, s auditlog.Store, st integrity.Store) {
@@ -357,5 +365,58 @@ func testAuditAndExport(t *testing.T, s auditlog.Store, st integrity.Store) {
 	res, err := bundle.Verify(&buf, key.Verifier(), bundle.VerifyOptions{TempDir: t.TempDir()})
 	if err != nil || res.Entries == 0 || res.Entries != x.Manifest.Count {
 		t.Fatalf("export of %d entries: %+v %v", x.Manifest.Count, res, err)
+	}
+}
+
+// testTilesMatchTlog checks the stored tiles against sumdb/tlog's, computed
+// from the stored entries, and that a partial tile only grows: what a
+// client fetched stays a prefix of what the store serves later.
+func testTilesMatchTlog(t *testing.T, s auditlog.Store, st integrity.Store) {
+	ctx := context.Background()
+	w := Writer(t, s)
+	r := rand.New(rand.NewPCG(26, 6))
+	seen := map[[2]uint64][]byte{}
+	for round := range 4 {
+		for range 2 { // about 620 entries in all, so that a level-1 tile exists
+			batch := make([]auditlog.Event, 1+r.IntN(150))
+			for i := range batch {
+				batch[i] = RandomEvent(r, users[r.IntN(len(users))])
+			}
+			Must(t, w, batch...)
+		}
+		head, err := st.TreeHead(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := tlog.NewTiles(integrity.TileHeight, 0, int64(head.Size))
+		ids := make([]integrity.TileID, len(all))
+		for i, tile := range all {
+			ids[i] = integrity.TileID{Level: uint(tile.L), Index: uint64(tile.N), Width: uint(tile.W)}
+		}
+		stored, err := st.Tiles(ctx, ids)
+		if err != nil || len(stored) != len(ids) {
+			t.Fatalf("Tiles: %d of %d: %v", len(stored), len(ids), err)
+		}
+		_, _, reader := tlogHashes(t, st)
+		for i, tile := range all {
+			want, err := tlog.ReadTileData(tile, reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(stored[i], want) {
+				t.Fatalf("tree of %d: tile %s holds %d bytes that differ from sumdb/tlog's %d", head.Size, ids[i].Path(), len(stored[i]), len(want))
+			}
+			key := [2]uint64{uint64(tile.L), uint64(tile.N)}
+			if !bytes.HasPrefix(stored[i], seen[key]) {
+				t.Fatalf("tree of %d: tile %s changed instead of growing", head.Size, ids[i].Path())
+			}
+			seen[key] = stored[i]
+		}
+		if round == 3 && ids[len(ids)-1].Level < 1 { // tlog lists tiles lowest level first
+			t.Fatalf("tree of %d: no level-1 tile", head.Size)
+		}
+	}
+	if _, err := integrity.Audit(ctx, st, integrity.AuditOptions{PageSize: 97}); err != nil {
+		t.Fatalf("audit: %v", err)
 	}
 }

@@ -41,6 +41,7 @@ func Unavailable(t *testing.T, broken any, timeout time.Duration) {
 		[][]auditlog.Pending{{pending}},
 		integrity.Checkpoint{Size: 1, Root: make([]byte, 32), Note: []byte("note\n"), CreatedAt: Base},
 		[]compact.NodeID{compact.NewNodeID(0, 0)},
+		[]integrity.TileID{{Level: 0, Index: 0, Width: 1}},
 	} {
 		values[reflect.TypeOf(v)] = reflect.ValueOf(v)
 	}

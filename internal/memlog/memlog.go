@@ -1,5 +1,5 @@
 // Package memlog is an in-memory integrity.Store for tests and benchmarks:
-// entries, the tree's nodes and the checkpoint history in maps and slices,
+// entries, the tree's nodes and tiles and the checkpoint history in maps and slices,
 // extended the way a storage engine's commit extends them.
 package memlog
 
@@ -18,6 +18,7 @@ type Log struct {
 	mu          sync.RWMutex
 	entries     []auditlog.Entry
 	nodes       map[compact.NodeID][]byte
+	tiles       map[[2]uint64][]byte // by level and index
 	state       integrity.TreeState
 	checkpoints []integrity.Checkpoint
 }
@@ -25,7 +26,7 @@ type Log struct {
 var _ integrity.Store = (*Log)(nil)
 
 // New returns an empty log.
-func New() *Log { return &Log{nodes: map[compact.NodeID][]byte{}} }
+func New() *Log { return &Log{nodes: map[compact.NodeID][]byte{}, tiles: map[[2]uint64][]byte{}} }
 
 // Append gives the entries the next seqs, encodes them, and extends the tree,
 // as a store's commit does; it returns the stored entries.
@@ -50,6 +51,17 @@ func (l *Log) Append(entries ...auditlog.Entry) ([]auditlog.Entry, error) {
 	for _, n := range nodes {
 		l.nodes[n.ID] = n.Hash
 	}
+	edges := make([][]byte, 0, 8)
+	for _, id := range integrity.EdgeTiles(l.state.Size) {
+		edges = append(edges, l.tiles[[2]uint64{uint64(id.Level), id.Index}])
+	}
+	_, tiles, err := l.state.ExtendTiles(edges, leaves)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tiles {
+		l.tiles[[2]uint64{uint64(t.ID.Level), t.ID.Index}] = t.Hashes
+	}
 	l.entries = append(l.entries, out...)
 	l.state = next
 	return out, nil
@@ -69,6 +81,17 @@ func (l *Log) Nodes(_ context.Context, ids []compact.NodeID) ([][]byte, error) {
 	out := make([][]byte, len(ids))
 	for i, id := range ids {
 		out[i] = l.nodes[id]
+	}
+	return out, nil
+}
+
+// Tiles returns the stored tiles' hashes; nil for a missing one.
+func (l *Log) Tiles(_ context.Context, ids []integrity.TileID) ([][]byte, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		out[i] = l.tiles[[2]uint64{uint64(id.Level), id.Index}]
 	}
 	return out, nil
 }
