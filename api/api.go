@@ -30,6 +30,7 @@ type Writer interface {
 
 // Store is the part of auditlog.Store the API reads from: scoped reads, project owners, tokens, secrets and a liveness probe.
 type Store interface {
+	bundle.Source // exports scan the user's entries and prove them
 	auditlog.Reader
 	auditlog.Projects
 	auditlog.TokenStore
@@ -53,8 +54,7 @@ type Config struct {
 	RateLimit    float64               // requests per second per token; 0 turns rate limiting off
 	Registry     prometheus.Registerer // where metrics go; nil makes a registry (with Go and process collectors); /metrics serves it if it is a prometheus.Gatherer (NewMetrics); unused when Metrics is set
 	Metrics      *Metrics              // optional, from NewMetrics, when the sequencer must be built first; /metrics serves its registry
-	// Integrity signs checkpoints and exports; the Store must then also be a
-	// bundle.Source. Nil answers 503 on the tamper-evidence routes.
+	// Integrity signs checkpoints and exports, and reads the tree; required.
 	Integrity *integrity.Checkpointer
 	// RequestTimeout is every request's deadline, store calls included; past
 	// it the answer is 503 unavailable. The export, long by nature, gets it
@@ -78,9 +78,8 @@ type Server struct {
 	patterns []string
 	handler  http.Handler
 
-	// Tamper evidence: checkpoints, proofs and exports (nil without them).
+	// Tamper evidence: checkpoints, proofs, tiles and exports.
 	integrity *integrity.Checkpointer
-	exports   bundle.Source
 }
 
 // New checks the configuration, fetches the cursor signing key from the store,
@@ -91,6 +90,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Writer == nil {
 		return nil, errors.New("api.New: Config.Writer is required")
+	}
+	if cfg.Integrity == nil {
+		return nil, errors.New("api.New: Config.Integrity is required")
 	}
 	if cfg.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("api.New: MaxBodyBytes %d is negative", cfg.MaxBodyBytes)
@@ -109,16 +111,11 @@ func New(cfg Config) (*Server, error) {
 		maxBody: cfg.MaxBodyBytes,
 		timeout: cfg.RequestTimeout,
 		metrics: cfg.Metrics,
+
+		integrity: cfg.Integrity,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Integrity != nil {
-		src, ok := cfg.Store.(bundle.Source)
-		if !ok {
-			return nil, errors.New("api.New: Config.Integrity needs a Store that scans entries for exports (bundle.Source)")
-		}
-		s.integrity, s.exports = cfg.Integrity, src
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -29,17 +29,10 @@ type ConsistencyProof struct {
 	Hashes []string `json:"hashes" nullable:"false" doc:"RFC 6962 consistency proof from the tree of size from to the tree of size to, base64; empty when from equals to."`
 }
 
-// errNoIntegrity answers the tamper-evidence routes of a server without them.
-var errNoIntegrity = auditlog.Errorf(auditlog.EUnavailable, "signed checkpoints are not available on this server: its storage engine keeps no Merkle tree yet")
-
 // checkpoint serves GET /v1/checkpoint: the latest signed checkpoint; when it
 // is older than the checkpoint interval and the tree grew, a new one is
 // signed first (so polling never signs more than once per interval).
 func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request) {
-	if s.integrity == nil {
-		s.writeError(w, r, errNoIntegrity)
-		return
-	}
 	cp, err := s.integrity.Recent(r.Context(), integrity.DefaultCheckpointInterval)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("api.checkpoint: %w", err))
@@ -50,20 +43,12 @@ func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request) {
 
 // checkpointKey serves GET /v1/checkpoint/key: the verifier key.
 func (s *Server) checkpointKey(w http.ResponseWriter, r *http.Request) {
-	if s.integrity == nil {
-		s.writeError(w, r, errNoIntegrity)
-		return
-	}
 	s.writeText(w, r, []byte(s.integrity.Key().VerifierKey()+"\n"))
 }
 
 // consistency serves GET /v1/checkpoint/consistency?from=M&to=N: the proof
 // that checkpoint N extends checkpoint M.
 func (s *Server) consistency(w http.ResponseWriter, r *http.Request) {
-	if s.integrity == nil {
-		s.writeError(w, r, errNoIntegrity)
-		return
-	}
 	values, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		s.writeError(w, r, auditlog.ParamError("from", "the query string is malformed"))
@@ -110,10 +95,6 @@ func (s *Server) checkpointSize(r *http.Request, values url.Values, name string)
 // proof of one of the caller's entries in a checkpointed tree (by default
 // the latest, signed on the spot when it does not cover the entry yet).
 func (s *Server) proofOwn(w http.ResponseWriter, r *http.Request, tok auditlog.Token) {
-	if s.integrity == nil {
-		s.writeError(w, r, errNoIntegrity)
-		return
-	}
 	id := r.PathValue("id")
 	if !auditlog.ValidID(id) {
 		s.writeError(w, r, auditlog.Errorf(auditlog.ENotFound, "no audit log entry with that id"))
@@ -163,10 +144,6 @@ func (s *Server) proofOwn(w http.ResponseWriter, r *http.Request, tok auditlog.T
 // by nature, it runs without the request deadline; each store call (the
 // checkpoint, each page of entries and proofs, the record) gets it instead.
 func (s *Server) exportOwn(w http.ResponseWriter, r *http.Request, tok auditlog.Token) {
-	if s.integrity == nil || s.exports == nil {
-		s.writeError(w, r, errNoIntegrity)
-		return
-	}
 	values, err := query.Values(r.URL.RawQuery)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -187,7 +164,7 @@ func (s *Server) exportOwn(w http.ResponseWriter, r *http.Request, tok auditlog.
 		s.writeError(w, r, fmt.Errorf("api.exportOwn: %w", err))
 		return
 	}
-	x, err := bundle.Prepare(ctx, s.exports, bundle.Options{UserID: tok.UserID, Filter: p.Query.Filter,
+	x, err := bundle.Prepare(ctx, s.store, bundle.Options{UserID: tok.UserID, Filter: p.Query.Filter,
 		Checkpoint: cp, Key: s.integrity.Key(), Now: s.now(), CallTimeout: s.timeout})
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("api.exportOwn: %w", err))
@@ -232,10 +209,6 @@ const (
 // tree is a 404, as are entry bundles (tile/entries/...), which this log
 // does not publish: entries are read through the API, with a token.
 func (s *Server) tile(w http.ResponseWriter, r *http.Request) {
-	if s.integrity == nil {
-		s.writeError(w, r, errNoIntegrity)
-		return
-	}
 	p := r.PathValue("path")
 	if p == "entries" || strings.HasPrefix(p, "entries/") {
 		s.writeError(w, r, auditlog.Errorf(auditlog.ENotFound, "entry bundles are not served: read entries through the API"))

@@ -2,10 +2,12 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +16,8 @@ import (
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/api"
 	"github.com/guaracloud/auditlog/bundle"
+	"github.com/guaracloud/auditlog/sequencer"
+	"github.com/guaracloud/auditlog/sqlite"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -203,11 +207,17 @@ func TestExport(t *testing.T) {
 	wantError(t, ts.do(t, "GET", "/v1/audit-logs/export", "", nil), 401, auditlog.EUnauthorized, "")
 }
 
-func TestIntegrityRoutesWithoutATree(t *testing.T) {
-	ts := mustServer(t, func(c *api.Config) { c.Integrity = nil })
-	ana := ts.token(t, auditlog.UserToken, "usr_ana")
-	for _, path := range []string{"/v1/checkpoint", "/v1/checkpoint/key", "/v1/checkpoint/consistency?from=0&to=0",
-		"/v1/audit-logs/x/proof", "/v1/audit-logs/export"} {
-		wantError(t, ts.do(t, "GET", path, ana, nil), http.StatusServiceUnavailable, auditlog.EUnavailable, "")
+// TestNewRequiresIntegrity: every engine keeps the tree, so a server
+// without its checkpointer is a configuration mistake, refused at start.
+func TestNewRequiresIntegrity(t *testing.T) {
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	seq := sequencer.New(store, sequencer.Options{})
+	defer seq.Close(context.Background())
+	if _, err := api.New(api.Config{Store: store, Writer: seq}); err == nil || !strings.Contains(err.Error(), "Integrity") {
+		t.Fatalf("api.New without Integrity: %v", err)
 	}
 }

@@ -53,7 +53,7 @@ func scalar[T any](tb testing.TB, conn *pgx.Conn, sql string, args ...any) T {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) auditlog.Store {
+	storetest.Run(t, func(t *testing.T) storetest.Store {
 		s, _ := MustOpen(t)
 		return s
 	})

@@ -52,13 +52,13 @@ func (h *health) committed(batches [][]auditlog.Pending, err error) {
 }
 
 // commitOverhead is about what any commit writes besides its entries' bytes:
-// a page of each table and index it touches (entries and their eight
-// indexes, ids, tree nodes, tree state), 4 to 8 KiB each.
+// a page of each table and index it touches (entries and their indexes,
+// ids, the tree's right-edge tiles, up to 8 KiB each, and its state).
 const commitOverhead = 64 << 10
 
 // groupBytes is about how many bytes a group commit of batches writes:
 // commitOverhead, and each entry's canonical bytes twice (the row, and the
-// keys and tree nodes it adds). Asked only after a commit failed.
+// keys and tile hashes it adds). Asked only after a commit failed.
 func groupBytes(batches [][]auditlog.Pending) int {
 	n := commitOverhead
 	for _, b := range batches {

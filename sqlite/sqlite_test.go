@@ -25,7 +25,7 @@ func MustOpen(tb testing.TB) (*sqlite.Store, string) {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) auditlog.Store {
+	storetest.Run(t, func(t *testing.T) storetest.Store {
 		s, _ := MustOpen(t)
 		return s
 	})

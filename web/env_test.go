@@ -19,6 +19,7 @@ import (
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/api"
 	"github.com/guaracloud/auditlog/demo"
+	"github.com/guaracloud/auditlog/integrity"
 	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"github.com/guaracloud/auditlog/sequencer"
 	"github.com/guaracloud/auditlog/sqlite"
@@ -68,7 +69,12 @@ func newEnv(t testing.TB, opts ...func(*web.Config)) *env {
 	t.Cleanup(func() { seq.Close(ctx) })
 	logs := &syncbuf.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	apiSrv, err := api.New(api.Config{Store: store, Writer: seq, Now: clk.Now, Logger: logger})
+	key, _, err := integrity.GenerateKey("auditlog.test/web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiSrv, err := api.New(api.Config{Store: store, Writer: seq, Now: clk.Now, Logger: logger,
+		Integrity: integrity.NewCheckpointer(store, key, "auditlog.test/web", clk.Now)})
 	if err != nil {
 		t.Fatal(err)
 	}

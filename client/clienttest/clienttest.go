@@ -16,6 +16,7 @@ import (
 
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/api"
+	"github.com/guaracloud/auditlog/integrity"
 	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"github.com/guaracloud/auditlog/sequencer"
 	"github.com/guaracloud/auditlog/sqlite"
@@ -99,7 +100,12 @@ func (s *Server) Start() {
 	logger := slog.New(slog.NewJSONHandler(s.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	metrics := api.NewMetrics(prometheus.NewRegistry())
 	seq := sequencer.New(store, sequencer.Options{Observer: metrics})
-	server, err := api.New(api.Config{Store: store, Writer: seq, Logger: logger, Metrics: metrics})
+	key, _, err := integrity.GenerateKey("auditlog.test/client")
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	server, err := api.New(api.Config{Store: store, Writer: seq, Logger: logger, Metrics: metrics,
+		Integrity: integrity.NewCheckpointer(store, key, "auditlog.test/client", nil)})
 	if err != nil {
 		s.tb.Fatal(err)
 	}

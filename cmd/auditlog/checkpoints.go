@@ -54,13 +54,9 @@ func loadSigningKey(ctx context.Context, store auditlog.Store, db, value string,
 }
 
 // startCheckpoints loads (or makes) the signing key and starts signing the
-// tree every CheckpointEvery, when the store keeps a Merkle tree.
+// tree every CheckpointEvery.
 func (m *Main) startCheckpoints(ctx context.Context) (*integrity.Checkpointer, error) {
-	st, ok := m.store.(integrity.Store)
-	if !ok {
-		m.Logger.Warn("this storage engine keeps no Merkle tree yet: checkpoints, proofs and exports are off")
-		return nil, nil
-	}
+	st := m.store
 	key, origin, created, err := loadSigningKey(ctx, m.store, m.DB, m.SigningKey, true)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)

@@ -64,20 +64,16 @@ func export(ctx context.Context, f *readFlags, filter auditlog.Filter, out, skey
 		return fmt.Errorf("export: %w", err)
 	}
 	defer store.Close()
-	st, ok := store.(integrity.Store)
-	if !ok {
-		return errors.New("export: this storage engine keeps no Merkle tree yet")
-	}
 	key, origin, _, err := loadSigningKey(ctx, store, f.db, skey, false)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	cp, err := integrity.NewCheckpointer(st, key, origin, nil).Checkpoint(ctx)
+	cp, err := integrity.NewCheckpointer(store, key, origin, nil).Checkpoint(ctx)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	progress, done := newProgress(stderr, -1, "exporting")
-	x, err := bundle.Prepare(ctx, st, bundle.Options{UserID: f.user, Filter: filter, Checkpoint: cp, Key: key,
+	x, err := bundle.Prepare(ctx, store, bundle.Options{UserID: f.user, Filter: filter, Checkpoint: cp, Key: key,
 		Now: time.Now(), TempDir: tempDirFor(out), Progress: progress})
 	done()
 	if err != nil {

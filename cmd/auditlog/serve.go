@@ -46,7 +46,7 @@ type Main struct {
 	ckptStop        context.CancelFunc
 	ckptDone        chan struct{}
 
-	store auditlog.Store
+	store logStore
 	seq   *sequencer.Sequencer
 	dash  *web.Handler
 	srv   *http.Server
@@ -105,8 +105,14 @@ func newLogger(w io.Writer, format string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, nil))
 }
 
+// logStore is what every storage engine provides: the log and its tamper evidence.
+type logStore interface {
+	auditlog.Store
+	integrity.Store
+}
+
 // openStore opens the store a --db value names.
-func openStore(ctx context.Context, dsn string) (auditlog.Store, error) {
+func openStore(ctx context.Context, dsn string) (logStore, error) {
 	if postgres.IsDSN(dsn) {
 		return postgres.Open(ctx, dsn)
 	}
