@@ -22,6 +22,8 @@ type Store struct {
 	write *sql.DB // one connection: SQLite has a single writer anyway
 	read  *sql.DB // query_only connections for reads
 	path  string
+
+	tokenByID *sql.Stmt // every API request asks it: parsed once per connection, not per call
 }
 
 var _ auditlog.Store = (*Store)(nil)
@@ -68,6 +70,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	read.SetMaxOpenConns(4)
 	read.SetMaxIdleConns(4)
 	s := &Store{write: write, read: read, path: path}
+	if s.tokenByID, err = read.PrepareContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = ?`); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite.Open: %w", err)
+	}
 	if err := s.backfillTree(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite.Open: %w", err)
@@ -77,7 +83,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	var stmt error
+	if s.tokenByID != nil {
+		stmt = s.tokenByID.Close()
+	}
+	return errors.Join(stmt, s.read.Close(), s.write.Close())
 }
 
 // classify makes the error an exported method returns an *auditlog.Error:

@@ -53,7 +53,7 @@ func scanToken(row interface{ Scan(...any) error }) (auditlog.Token, error) {
 // TokenByID returns the token with that id, revoked or not, or ENotFound.
 func (s *Store) TokenByID(ctx context.Context, id string) (_ auditlog.Token, err error) {
 	defer classify(&err)
-	t, err := scanToken(s.read.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = ?`, id))
+	t, err := scanToken(s.tokenByID.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return auditlog.Token{}, auditlog.Errorf(auditlog.ENotFound, "no such token")
 	} else if err != nil {
