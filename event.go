@@ -60,23 +60,65 @@ const (
 )
 
 var (
-	actionRE = regexp.MustCompile(ActionPattern)
-	typeRE   = regexp.MustCompile(ResourceTypePattern)
-	idRE     = regexp.MustCompile(IDPattern)
-	timeRE   = regexp.MustCompile(TimePattern)
+	timeRE = regexp.MustCompile(TimePattern)
 	// rfc3339RE is RFC 3339's date-time (upper case) with any year: Go's
 	// parser also takes a comma fraction and offsets past ±23:59.
 	rfc3339RE = regexp.MustCompile(`^[0-9]{4}` + afterYear)
 )
 
 // ValidAction reports whether s is a well-formed action id (`resource.verb`, `resource.sub.verb`).
-func ValidAction(s string) bool { return len(s) <= MaxActionLen && actionRE.MatchString(s) }
+func ValidAction(s string) bool {
+	if len(s) > MaxActionLen {
+		return false
+	}
+	dots, run := 0, 0 // ActionPattern: segments of [a-z0-9_]+ joined by dots, at least two
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '.':
+			if run == 0 {
+				return false
+			}
+			dots, run = dots+1, 0
+		case lowerWord(c):
+			run++
+		default:
+			return false
+		}
+	}
+	return dots > 0 && run > 0
+}
 
 // ValidResourceType reports whether s is a well-formed resource type.
-func ValidResourceType(s string) bool { return len(s) <= MaxTypeLen && typeRE.MatchString(s) }
+func ValidResourceType(s string) bool {
+	if s == "" || len(s) > MaxTypeLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ { // ResourceTypePattern
+		if !lowerWord(s[i]) {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidID reports whether s can be an entry id: 1-128 letters, digits, `.`, `_`, `:` or `-`.
-func ValidID(s string) bool { return len(s) <= MaxIDLen && idRE.MatchString(s) }
+func ValidID(s string) bool {
+	if s == "" || len(s) > MaxIDLen || !alnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ { // IDPattern
+		if c := s[i]; !alnum(c) && c != '.' && c != '_' && c != ':' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerWord reports whether c is in [a-z0-9_].
+func lowerWord(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' }
+
+// alnum reports whether c is in [A-Za-z0-9].
+func alnum(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' }
 
 // ValidRef reports whether s can be a resource, actor or project id: 1-256
 // characters (code points, as JSON Schema's maxLength counts them) of
