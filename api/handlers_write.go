@@ -73,11 +73,41 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, _ auditlog.T
 		s.writeError(w, r, fmt.Errorf("api.postEvents: %w", err))
 		return
 	}
-	out := WriteResult{IDs: make([]string, len(entries)), Data: entries}
-	for i := range entries {
-		out.IDs[i] = entries[i].ID
+	body, err = appendWriteResult(make([]byte, 0, 64+len(entries)*(700)), entries)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("api.postEvents: %w", err))
+		return
 	}
-	s.writeJSON(w, r, http.StatusCreated, out)
+	s.writeRaw(w, r, http.StatusCreated, body)
+}
+
+// appendWriteResult writes the WriteResult of entries as writeJSON would,
+// with each entry's stored canonical bytes copied as they are, not
+// re-scanned by encoding/json (most of the answer's bytes).
+func appendWriteResult(b []byte, entries []auditlog.Entry) ([]byte, error) {
+	b = append(b, `{"ids":[`...)
+	for i := range entries {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		id, err := json.Marshal(entries[i].ID)
+		if err != nil {
+			return nil, fmt.Errorf("write result: %w", err)
+		}
+		b = append(b, id...)
+	}
+	b = append(b, `],"data":[`...)
+	for i := range entries {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		raw, err := entries[i].MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("write result: %w", err)
+		}
+		b = append(b, raw...)
+	}
+	return append(b, "]}\n"...), nil
 }
 
 // putProject serves PUT /v1/projects/{project_id}: it records the project's owner.

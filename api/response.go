@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/guaracloud/auditlog"
 )
@@ -63,6 +64,20 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v
 	if err := enc.Encode(v); err != nil {
 		// The status line is gone; all that is left is to note it.
 		s.log.LogAttrs(r.Context(), slog.LevelWarn, "write response", slog.String("route", routeOf(r)), slog.String("error", err.Error()))
+	}
+}
+
+// writeRaw answers with JSON bytes already written (ending in a newline, as writeJSON's).
+func (s *Server) writeRaw(w http.ResponseWriter, r *http.Request, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if _, err := w.Write(body); err != nil {
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "write response", slog.String("route", routeOf(r)), slog.String("error", err.Error()))
 	}
 }
 
