@@ -265,7 +265,10 @@ func growPostgres(ctx context.Context, dsn string, n int64, upto int) error {
 		return fmt.Errorf("grow: %w", err)
 	}
 	defer conn.Close(ctx)
-	exec := func(ctx context.Context, s string, args ...any) error { _, err := conn.Exec(ctx, s, args...); return err }
+	exec := func(ctx context.Context, s string, args ...any) error {
+		_, err := conn.Exec(ctx, s, args...)
+		return err
+	}
 	if err := runFiles(ctx, func(ctx context.Context, s string) error { return exec(ctx, s) }, files); err != nil {
 		return err
 	}
