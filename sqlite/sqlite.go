@@ -24,6 +24,7 @@ type Store struct {
 	path  string
 
 	tokenByID *sql.Stmt // every API request asks it: parsed once per connection, not per call
+	wal       *walCheckpointer
 }
 
 var _ auditlog.Store = (*Store)(nil)
@@ -41,6 +42,7 @@ func dsn(path string, readOnly bool) string {
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walAutoCheckpoint))
 		q.Set("_txlock", "immediate")
 	}
 	return "file:" + path + "?" + q.Encode()
@@ -78,16 +80,23 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite.Open: %w", err)
 	}
+	if s.wal, err = startWALCheckpoints(path); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite.Open: %w", err)
+	}
 	return s, nil
 }
 
-// Close closes both connection pools.
+// Close stops the WAL checkpointer and closes the connection pools.
 func (s *Store) Close() error {
-	var stmt error
+	var stmt, wal error
 	if s.tokenByID != nil {
 		stmt = s.tokenByID.Close()
 	}
-	return errors.Join(stmt, s.read.Close(), s.write.Close())
+	if s.wal != nil {
+		wal = s.wal.close()
+	}
+	return errors.Join(wal, stmt, s.read.Close(), s.write.Close())
 }
 
 // classify makes the error an exported method returns an *auditlog.Error:
