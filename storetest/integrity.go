@@ -11,6 +11,7 @@ import (
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/bundle"
 	"github.com/guaracloud/auditlog/integrity"
+	"github.com/guaracloud/auditlog/sequencer"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -102,11 +103,7 @@ func testTreeFollowsCommits(t *testing.T, s auditlog.Store, st integrity.Store) 
 		t.Fatalf("conflicting batch: %v", err)
 	}
 	for range 5 {
-		batch := make([]auditlog.Event, 1+r.IntN(40))
-		for i := range batch {
-			batch[i] = RandomEvent(r, users[r.IntN(len(users))])
-		}
-		Must(t, w, batch...)
+		writeRandom(t, w, r, 1+r.IntN(40))
 	}
 	head, err := st.TreeHead(ctx)
 	if err != nil {
@@ -373,11 +370,7 @@ func testTilesMatchTlog(t *testing.T, s auditlog.Store, st integrity.Store) {
 	seen := map[[2]uint64][]byte{}
 	for round := range 4 {
 		for range 2 { // about 620 entries in all, so that a level-1 tile exists
-			batch := make([]auditlog.Event, 1+r.IntN(150))
-			for i := range batch {
-				batch[i] = RandomEvent(r, users[r.IntN(len(users))])
-			}
-			Must(t, w, batch...)
+			writeRandom(t, w, r, 1+r.IntN(150))
 		}
 		head, err := st.TreeHead(ctx)
 		if err != nil {
@@ -414,4 +407,14 @@ func testTilesMatchTlog(t *testing.T, s auditlog.Store, st integrity.Store) {
 	if _, err := integrity.Audit(ctx, st, integrity.AuditOptions{PageSize: 97}); err != nil {
 		t.Fatalf("audit: %v", err)
 	}
+}
+
+// writeRandom writes a batch of n random events of random users.
+func writeRandom(t *testing.T, w *sequencer.Sequencer, r *rand.Rand, n int) {
+	t.Helper()
+	batch := make([]auditlog.Event, n)
+	for i := range batch {
+		batch[i] = RandomEvent(r, users[r.IntN(len(users))])
+	}
+	Must(t, w, batch...)
 }

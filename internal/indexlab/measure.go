@@ -234,18 +234,7 @@ func (s sqliteDB) sizes(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("dbstat: %w", err)
 	}
 	defer rows.Close()
-	out := []string{"| object | bytes/entry |", "|---|---:|"}
-	var total int64
-	for rows.Next() {
-		var name string
-		var size int64
-		if err := rows.Scan(&name, &size); err != nil {
-			return nil, err
-		}
-		total += size
-		out = append(out, fmt.Sprintf("| %s | %.0f |", name, float64(size)/n))
-	}
-	return append(out, fmt.Sprintf("| total | %.0f |", float64(total)/n)), rows.Err()
+	return sizeTable(rows, n)
 }
 
 // pgDB measures a PostgreSQL database; parent names each partition's index
@@ -332,13 +321,26 @@ func (p pgDB) sizes(ctx context.Context) ([]string, error) {
 	}
 	rows, err := p.c.Query(ctx, `
 		SELECT c.relname, CASE WHEN c.relkind IN ('p', 'I') THEN (SELECT SUM(pg_relation_size(t.relid)) FROM pg_partition_tree(c.oid) t) ELSE pg_relation_size(c.oid) END::bigint
-		FROM pg_class c WHERE c.relname IN ('entries', 'entry_ids', 'tree_nodes')
-		   OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid IN ('entries'::regclass, 'entry_ids'::regclass, 'tree_nodes'::regclass))
+		FROM pg_class c WHERE c.relname IN ('entries', 'entry_ids', 'tiles')
+		   OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid IN ('entries'::regclass, 'entry_ids'::regclass, 'tiles'::regclass))
 		ORDER BY 2 DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("sizes: %w", err)
 	}
 	defer rows.Close()
+	return sizeTable(rows, n)
+}
+
+// sizeRows is what both drivers' result sets offer: (name, bytes) rows.
+type sizeRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// sizeTable renders (name, bytes) rows as a Markdown table of bytes per
+// entry among n entries, with their total.
+func sizeTable(rows sizeRows, n float64) ([]string, error) {
 	out := []string{"| object | bytes/entry |", "|---|---:|"}
 	var total int64
 	for rows.Next() {
