@@ -2,13 +2,53 @@ package auditlog
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 )
+
+// scratch holds the buffers canonical encodings are written into: a
+// fingerprint only hashes its bytes, and an entry keeps one exact copy, so
+// neither grows a fresh buffer every time.
+var scratch = sync.Pool{New: func() any { return new([]byte) }}
+
+// encodeCanonical returns c's encoding (see appendCanonical) in a slice of
+// its exact size, or, with hash set, only its SHA-256 with a newline
+// appended to the bytes (what a json.Encoder writes), without keeping them.
+func encodeCanonical(c *canonicalEntry, escapeHTML bool) ([]byte, error) {
+	buf := scratch.Get().(*[]byte)
+	defer putScratch(buf)
+	b, err := appendCanonical((*buf)[:0], c, escapeHTML)
+	if err != nil {
+		return nil, err
+	}
+	*buf = b
+	return bytes.Clone(b), nil
+}
+
+// hashCanonical returns the SHA-256 of c's encoding followed by a newline.
+func hashCanonical(c *canonicalEntry, escapeHTML bool) ([32]byte, error) {
+	buf := scratch.Get().(*[]byte)
+	defer putScratch(buf)
+	b, err := appendCanonical((*buf)[:0], c, escapeHTML)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	*buf = append(b, '\n')
+	return sha256.Sum256(*buf), nil
+}
+
+// putScratch returns a buffer to the pool unless an outsized entry grew it.
+func putScratch(buf *[]byte) {
+	if cap(*buf) <= 256<<10 {
+		scratch.Put(buf)
+	}
+}
 
 // appendCanonical appends c as encoding/json writes it (escaping <, > and &
 // when escapeHTML, as json.Marshal does), byte for byte, without its

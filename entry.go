@@ -73,7 +73,7 @@ func (e *Entry) Encode() ([]byte, error) {
 		Outcome: e.Outcome, OccurredAt: e.OccurredAt.Format(TimeLayout),
 		IP: e.IP, UserAgent: e.UserAgent, Metadata: md,
 	}
-	return appendCanonical(make([]byte, 0, 512), &c, true)
+	return encodeCanonical(&c, true)
 }
 
 // MarshalJSON returns the stored canonical bytes when present, so reads serve

@@ -1,7 +1,6 @@
 package auditlog
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -225,9 +224,8 @@ func (e *Event) Fingerprint() [32]byte {
 	if !e.OccurredAt.IsZero() {
 		c.OccurredAt = e.OccurredAt.Format(TimeLayout)
 	}
-	var small [512]byte
-	b, _ := appendCanonical(small[:0], &c, false) // validated content always encodes
-	return sha256.Sum256(append(b, '\n'))
+	sum, _ := hashCanonical(&c, false) // validated content always encodes
+	return sum
 }
 
 // ParseTime parses an RFC 3339 date-time (upper-case T and Z), exactly as
