@@ -83,6 +83,8 @@ func TestServeOnPostgresSignsAndProves(t *testing.T) {
 		t.Fatalf("consistency %d -> %d: sumdb/tlog rejects it: %v", sizes[0], sizes[2], err)
 	}
 
+	checkServedTiles(t, ts, sizes[2], roots[2])
+
 	res = ts.do("GET", "/v1/audit-logs/export", ana, nil)
 	if res.Status != http.StatusOK || res.Header.Get("Content-Type") != "application/gzip" {
 		t.Fatalf("export: %d %s", res.Status, res.Body)

@@ -165,7 +165,7 @@ func (m *Main) Start(ctx context.Context) error {
 		return m.fail(fmt.Errorf("serve: %w", err))
 	}
 	mux := http.NewServeMux()
-	for _, p := range []string{"/v1/", "/openapi.json", "/healthz", "/readyz", "/metrics"} {
+	for _, p := range []string{"/v1/", "/tile/", "/openapi.json", "/healthz", "/readyz", "/metrics"} {
 		mux.Handle(p, server.Handler())
 	}
 	mux.Handle("/", m.dash) // the dashboard owns everything else
