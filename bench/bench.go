@@ -157,16 +157,20 @@ func (r *run) product(ctx context.Context, rep *Report) (err error) {
 		{"W2", "64 concurrent clients, 1 event per request", 64, 1},
 		{"W3", "4 concurrent clients, 1,000 events per request", 4, 1000},
 	} {
+		written := r.t.diskWritten()
 		res, err := r.httpWrite(ctx, w.name, w.desc, w.clients, w.perReq)
 		if err != nil {
 			return err
 		}
+		res.DiskPerEvent = r.t.diskPerEvent(written, res.Events)
 		rep.Workloads = append(rep.Workloads, res)
 	}
+	written := r.t.diskWritten()
 	w4, rows, err := r.growth(ctx)
 	if err != nil {
 		return err
 	}
+	w4.DiskPerEvent = r.t.diskPerEvent(written, w4.Events)
 	rep.Workloads = append(rep.Workloads, w4)
 	rep.Growth = rows
 	rep.Entries = r.stored
@@ -195,10 +199,12 @@ func (r *run) baselines(ctx context.Context, rep *Report) error {
 	if err != nil {
 		return err
 	}
+	written := r.t.diskWritten()
 	raw, err := rawCeiling(ctx, r.t, rows, r.cfg.Duration, r.tick("raw", 0))
 	if err != nil {
 		return err
 	}
+	raw.DiskPerEvent = r.t.diskPerEvent(written, raw.Events)
 	rep.Baselines = append(rep.Baselines, raw)
 	url, stop, err := noopServer()
 	if err != nil {
@@ -223,10 +229,12 @@ func (r *run) baselines(ctx context.Context, rep *Report) error {
 	}
 	stop()
 	for _, clients := range []int{1, 64} {
+		written := r.t.diskWritten()
 		res, err := naive(ctx, r.t, rows, clients, r.cfg.Duration, r.tick(fmt.Sprintf("naive-%d", clients), 0))
 		if err != nil {
 			return err
 		}
+		res.DiskPerEvent = r.t.diskPerEvent(written, res.Events)
 		rep.Baselines = append(rep.Baselines, res)
 	}
 	return nil

@@ -170,7 +170,7 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
 	p("auditlog bench: %s, %s run, %d CPUs, %ss per timed workload, %ss in all\n\n", rep.Engine, mode, rep.CPUs,
 		num(rep.DurationPerWorkload), num(rep.Seconds))
-	p("workload\tevents/s\tp50 ms\tp99 ms\tvs raw\tvs no-op HTTP\tvs naive\t\n")
+	p("workload\tevents/s\tp50 ms\tp99 ms\tvs raw\tvs no-op HTTP\tvs naive\tdisk B/event\t\n")
 	for _, r := range rep.Workloads {
 		ratio := func(prefix string) string {
 			for _, b := range ratioBaselines[r.Name] {
@@ -182,12 +182,12 @@ func (rep *Report) WriteTable(w io.Writer) error {
 			}
 			return "-"
 		}
-		p("%s %s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Name, r.Description, num(r.EventsPerSec), num(r.P50Ms), num(r.P99Ms),
-			ratio("raw"), ratio("noop"), ratio("naive"))
+		p("%s %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Name, r.Description, num(r.EventsPerSec), num(r.P50Ms), num(r.P99Ms),
+			ratio("raw"), ratio("noop"), ratio("naive"), diskCell(r))
 	}
-	p("\nbaseline (same run, engine and machine)\tevents/s\tp50 ms\tp99 ms\t\t\t\t\n")
+	p("\nbaseline (same run, engine and machine)\tevents/s\tp50 ms\tp99 ms\t\t\t\tdisk B/event\t\n")
 	for _, r := range rep.Baselines {
-		p("%s %s\t%s\t%s\t%s\t\t\t\t\n", r.Name, r.Description, num(r.EventsPerSec), num(r.P50Ms), num(r.P99Ms))
+		p("%s %s\t%s\t%s\t%s\t\t\t\t%s\t\n", r.Name, r.Description, num(r.EventsPerSec), num(r.P50Ms), num(r.P99Ms), diskCell(r))
 	}
 	p("\nW4 growth, entries written\tevents/s\t\n")
 	for _, g := range rep.Growth {
@@ -260,4 +260,12 @@ func fmtRatio(v float64) string {
 		return strconv.FormatFloat(v, 'f', 0, 64) + "x"
 	}
 	return strconv.FormatFloat(v, 'f', 2, 64) + "x"
+}
+
+// diskCell is a result's disk bytes written per event, or "-" when unknown.
+func diskCell(r Result) string {
+	if r.DiskPerEvent <= 0 {
+		return "-"
+	}
+	return num(r.DiskPerEvent)
 }

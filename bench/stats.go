@@ -47,6 +47,11 @@ type Result struct {
 	EventsPerSec float64 `json:"events_per_s"` // Events / Seconds
 	P50Ms        float64 `json:"p50_ms"`       // per request (or statement/transaction)
 	P99Ms        float64 `json:"p99_ms"`
+	// DiskPerEvent is what this process wrote to disk per event while it
+	// ran (Linux /proc/self/io): the embedded engine's WAL and checkpoints,
+	// its write amplification. 0 where unknown (PostgreSQL writes in its
+	// own processes).
+	DiskPerEvent float64 `json:"disk_bytes_per_event,omitempty"`
 }
 
 // newResult summarizes a timed run: its events, the latency of each request, and its wall-clock time.

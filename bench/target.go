@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/guaracloud/auditlog/postgres"
@@ -191,4 +192,37 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// diskWritten is how many bytes this process has written to storage so far
+// (Linux /proc/self/io write_bytes), or -1 where that is not known: on
+// PostgreSQL the engine writes from its own processes, and elsewhere the
+// file does not exist.
+func (t *target) diskWritten() int64 {
+	if t.engine != "sqlite" {
+		return -1
+	}
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return -1
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "write_bytes:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+	}
+	return -1
+}
+
+// diskPerEvent is what was written per event since diskWritten said before.
+func (t *target) diskPerEvent(before, events int64) float64 {
+	after := t.diskWritten()
+	if before < 0 || after < before || events <= 0 {
+		return 0
+	}
+	return float64(after-before) / float64(events)
 }
