@@ -24,7 +24,6 @@ type Store struct {
 	path  string
 
 	tokenByID *sql.Stmt // every API request asks it: parsed once per connection, not per call
-	wal       *walCheckpointer
 }
 
 var _ auditlog.Store = (*Store)(nil)
@@ -42,7 +41,6 @@ func dsn(path string, readOnly bool) string {
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
-		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walAutoCheckpoint))
 		q.Set("_txlock", "immediate")
 	}
 	return "file:" + path + "?" + q.Encode()
@@ -80,23 +78,16 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite.Open: %w", err)
 	}
-	if s.wal, err = startWALCheckpoints(path); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("sqlite.Open: %w", err)
-	}
 	return s, nil
 }
 
-// Close stops the WAL checkpointer and closes the connection pools.
+// Close closes both connection pools.
 func (s *Store) Close() error {
-	var stmt, wal error
+	var stmt error
 	if s.tokenByID != nil {
 		stmt = s.tokenByID.Close()
 	}
-	if s.wal != nil {
-		wal = s.wal.close()
-	}
-	return errors.Join(wal, stmt, s.read.Close(), s.write.Close())
+	return errors.Join(stmt, s.read.Close(), s.write.Close())
 }
 
 // classify makes the error an exported method returns an *auditlog.Error:
