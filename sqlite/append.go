@@ -139,10 +139,15 @@ func (c *commitTx) Write(ctx context.Context, rows []sequencer.Row) error {
 func insertSQL(n int) string {
 	return `INSERT INTO entries
 		(seq, id, actor_id, action, resource_type, resource_id, project_id, outcome, occurred_us, received_us, fingerprint, canonical)
-		VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ")
+		VALUES ` + rowValues(n, 12)
 }
 
 // placeholders returns n "?" separated by commas.
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// rowValues returns n row values of width parameters each: "(?, ?), (?, ?)".
+func rowValues(n, width int) string {
+	return strings.TrimSuffix(strings.Repeat("("+placeholders(width)+"), ", n), ", ")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/guaracloud/auditlog/integrity"
 	"github.com/transparency-dev/merkle/compact"
@@ -70,7 +69,7 @@ func extendTree(ctx context.Context, tx *sql.Tx, st integrity.TreeState, leaves 
 		for _, t := range chunk {
 			args = append(args, int64(t.ID.Level), int64(t.ID.Index), t.Hashes)
 		}
-		q := `INSERT INTO tiles (level, idx, hashes) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(chunk)), ", ")
+		q := `INSERT INTO tiles (level, idx, hashes) VALUES ` + rowValues(len(chunk), 3)
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("store tiles: %w", err)
 		}
@@ -210,8 +209,7 @@ func (r tileReader) Tiles(ctx context.Context, ids []integrity.TileID) ([][]byte
 		for _, k := range chunk {
 			args = append(args, int64(k[0]), int64(k[1]))
 		}
-		if err := r.read(ctx, `SELECT level, idx, hashes FROM tiles WHERE (level, idx) IN (VALUES `+
-			strings.TrimSuffix(strings.Repeat("(?, ?), ", len(chunk)), ", ")+`)`, args, at, out); err != nil {
+		if err := r.read(ctx, `SELECT level, idx, hashes FROM tiles WHERE (level, idx) IN (VALUES `+rowValues(len(chunk), 2)+`)`, args, at, out); err != nil {
 			return nil, err
 		}
 	}
