@@ -1,8 +1,11 @@
 package integrity
 
 import (
+	"bytes"
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -42,6 +45,22 @@ func ParseKey(skey string) (*Key, error) {
 		return nil, errors.New("parse signing key: key hash does not match the key")
 	}
 	return &Key{signer: signer, verifier: verifier, vkey: vkey}, nil
+}
+
+// DeriveKey makes the Ed25519 key named name that a 32-byte (or longer)
+// master secret determines: the seed is HMAC-SHA256(master, name), so each
+// shard of a cluster has its own key while nodes share one secret.
+func DeriveKey(master []byte, name string) (*Key, error) {
+	if len(master) < 32 {
+		return nil, errors.New("derive signing key: the master secret is shorter than 32 bytes")
+	}
+	mac := hmac.New(sha256.New, master)
+	mac.Write([]byte(name))
+	skey, _, err := note.GenerateKey(bytes.NewReader(mac.Sum(nil)), name)
+	if err != nil {
+		return nil, fmt.Errorf("derive signing key: %w", err)
+	}
+	return ParseKey(skey)
 }
 
 // GenerateKey makes a new Ed25519 key named name (the log's origin) and returns

@@ -1,0 +1,221 @@
+// Package natstest starts real NATS JetStream clusters for tests: separate
+// nats-server processes (Debian's /usr/sbin/nats-server, or $AUDITLOG_NATS_SERVER)
+// on loopback ports with their own storage, which a test can kill -9 and
+// restart to see what the audit log does when a node is lost.
+package natstest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Cluster is a running NATS cluster of separate processes.
+type Cluster struct {
+	tb     testing.TB
+	bin    string
+	dir    string
+	name   string
+	ports  []int // client ports
+	routes []int // cluster ports
+	mu     sync.Mutex
+	procs  []*exec.Cmd
+	logs   []*bytes.Buffer
+}
+
+// Binary returns the nats-server binary to run, skipping the test when there
+// is none (failing it when CI=true).
+func Binary(tb testing.TB) string {
+	tb.Helper()
+	bin := os.Getenv("AUDITLOG_NATS_SERVER")
+	if bin == "" {
+		bin = "/usr/sbin/nats-server"
+	}
+	if _, err := os.Stat(bin); err != nil {
+		if p, lerr := exec.LookPath("nats-server"); lerr == nil {
+			return p
+		}
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("no nats-server binary at %s (CI=true requires the cluster tests)", bin)
+		}
+		tb.Skipf("no nats-server binary at %s: skipping the cluster tests", bin)
+	}
+	return bin
+}
+
+// Start starts an n-node JetStream cluster and waits until it has a
+// JetStream leader; the processes are killed when the test ends.
+func Start(tb testing.TB, n int) *Cluster {
+	tb.Helper()
+	c := &Cluster{tb: tb, bin: Binary(tb), dir: tb.TempDir(), name: fmt.Sprintf("auditlog-test-%d", time.Now().UnixNano()%1e6)}
+	for range n {
+		c.ports = append(c.ports, freePort(tb))
+		c.routes = append(c.routes, freePort(tb))
+	}
+	c.procs = make([]*exec.Cmd, n)
+	c.logs = make([]*bytes.Buffer, n)
+	for i := range n {
+		c.start(i)
+	}
+	tb.Cleanup(c.Stop)
+	c.WaitReady(30 * time.Second)
+	return c
+}
+
+// URLs returns the client URLs of every node, comma-separated.
+func (c *Cluster) URLs() string {
+	urls := make([]string, len(c.ports))
+	for i, p := range c.ports {
+		urls[i] = fmt.Sprintf("nats://127.0.0.1:%d", p)
+	}
+	return strings.Join(urls, ",")
+}
+
+// URL returns node i's client URL.
+func (c *Cluster) URL(i int) string { return fmt.Sprintf("nats://127.0.0.1:%d", c.ports[i]) }
+
+// Size is the number of nodes.
+func (c *Cluster) Size() int { return len(c.ports) }
+
+func (c *Cluster) start(i int) {
+	c.tb.Helper()
+	var routes []string
+	for j, p := range c.routes {
+		if j != i {
+			routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
+		}
+	}
+	args := []string{
+		"-n", fmt.Sprintf("n%d", i), "-a", "127.0.0.1", "-p", fmt.Sprint(c.ports[i]),
+		"-js", "-sd", filepath.Join(c.dir, fmt.Sprintf("n%d", i)),
+	}
+	if len(c.ports) > 1 {
+		args = append(args, "--cluster_name", c.name,
+			"--cluster", fmt.Sprintf("nats://127.0.0.1:%d", c.routes[i]),
+			"--routes", strings.Join(routes, ","))
+	}
+	cmd := exec.Command(c.bin, args...)
+	buf := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = &syncWriter{b: buf}, &syncWriter{b: buf}
+	if err := cmd.Start(); err != nil {
+		c.tb.Fatalf("natstest: start node %d: %v", i, err)
+	}
+	c.mu.Lock()
+	c.procs[i], c.logs[i] = cmd, buf
+	c.mu.Unlock()
+	go cmd.Wait()
+}
+
+// Kill kills node i with SIGKILL (its storage stays for Restart).
+func (c *Cluster) Kill(i int) {
+	c.mu.Lock()
+	p := c.procs[i]
+	c.procs[i] = nil
+	c.mu.Unlock()
+	if p != nil && p.Process != nil {
+		p.Process.Signal(syscall.SIGKILL)
+		for range 100 {
+			if p.ProcessState != nil || !alive(c.ports[i]) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// Restart starts a killed node again on its ports and storage.
+func (c *Cluster) Restart(i int) {
+	c.Kill(i)
+	c.start(i)
+	deadline := time.Now().Add(20 * time.Second)
+	for !alive(c.ports[i]) {
+		if time.Now().After(deadline) {
+			c.tb.Fatalf("natstest: node %d did not come back: %s", i, c.Log(i))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Log returns what node i printed.
+func (c *Cluster) Log(i int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.logs[i] == nil {
+		return ""
+	}
+	return c.logs[i].String()
+}
+
+// Stop kills every node.
+func (c *Cluster) Stop() {
+	for i := range c.ports {
+		c.Kill(i)
+	}
+}
+
+// WaitReady waits until JetStream answers through the cluster (a meta leader is elected).
+func (c *Cluster) WaitReady(timeout time.Duration) {
+	c.tb.Helper()
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		nc, err := nats.Connect(c.URLs(), nats.Timeout(time.Second))
+		if err == nil {
+			js, jerr := nc.JetStream()
+			if jerr == nil {
+				_, jerr = js.AccountInfo(nats.MaxWait(time.Second))
+			}
+			nc.Close()
+			if jerr == nil {
+				return
+			}
+			err = jerr
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.tb.Fatalf("natstest: JetStream not ready after %s: %v\n%s", timeout, last, c.Log(0))
+}
+
+func alive(port int) bool {
+	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
+
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("natstest: free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.b.Len() > 1<<20 { // keep the last part only
+		w.b.Reset()
+	}
+	return w.b.Write(p)
+}
