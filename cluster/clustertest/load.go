@@ -110,12 +110,15 @@ func (l *Load) work(w int) {
 		default:
 		}
 		urls := l.cfg.URLs()
-		l.post(urls[i%len(urls)], l.events(rng, i))
-		if l.cfg.Pause > 0 {
+		pause := l.cfg.Pause
+		if !l.post(urls[i%len(urls)], l.events(rng, i)) {
+			pause = max(pause, 50*time.Millisecond) // a dead node refuses at once: do not spin
+		}
+		if pause > 0 {
 			select {
 			case <-l.stop:
 				return
-			case <-time.After(l.cfg.Pause):
+			case <-time.After(pause):
 			}
 		}
 	}
@@ -146,8 +149,8 @@ func (l *Load) events(rng *rand.Rand, i int) []map[string]any {
 	return evs
 }
 
-// post sends one request and records what it acknowledged.
-func (l *Load) post(base string, evs []map[string]any) {
+// post sends one request, records what it acknowledged, and reports whether it was acknowledged.
+func (l *Load) post(base string, evs []map[string]any) bool {
 	var body any = evs[0]
 	if len(evs) > 1 {
 		body = map[string]any{"events": evs}
@@ -179,7 +182,7 @@ func (l *Load) post(base string, evs []map[string]any) {
 		if len(l.stats.LastFailures) > 5 {
 			l.stats.LastFailures = l.stats.LastFailures[1:]
 		}
-		return
+		return false
 	}
 	var out struct {
 		IDs []string `json:"ids"`
@@ -203,6 +206,7 @@ func (l *Load) post(base string, evs []map[string]any) {
 		l.acks = append(l.acks, Ack{ID: want[i], Actor: actor, Shard: cluster.ShardOf(actor, l.cfg.Shards), Status: res.StatusCode, At: now})
 	}
 	l.stats.Events += len(evs)
+	return true
 }
 
 // Stop stops the writers, waits for their requests in flight, reports any
