@@ -9,13 +9,10 @@ import (
 	"time"
 
 	"github.com/guaracloud/auditlog/cluster/clustertest"
-	"github.com/guaracloud/auditlog/postgres/pgtest"
 )
 
-// TestMain drops pgtest's template database when the tests end. The
-// package's internal and external tests share this test binary, so it is
-// the only TestMain the cluster directory may have.
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// The package's internal and external tests share one test binary, whose
+// TestMain (pgtest.Main, in main_test.go) drops pgtest's template database.
 
 // phase lets the load run for d, then logs its stats under name.
 func phase(t *testing.T, load *clustertest.Load, name string, d time.Duration) time.Time {

@@ -134,12 +134,17 @@ func OfShard(actors []string, k, shards int) []string {
 	return out
 }
 
-// LeaseMessage is the log message a node writes when it becomes a shard's sequencer.
-const LeaseMessage = "sequencer lease acquired"
+// LeaseMessage is the log message a node writes when it becomes a shard's
+// sequencer (with a "shard" attribute); LeadingMessage is accepted too.
+const (
+	LeaseMessage   = "sequencer lease acquired"
+	LeadingMessage = "leading the shard"
+)
 
-// LeaseHolder waits up to timeout for a running node that has logged
-// LeaseMessage and returns it with the shard it named (the most recent such
-// line wins); nil when none did.
+// LeaseHolder waits up to timeout for a running node whose current process
+// has logged LeaseMessage (or LeadingMessage) for a shard and has not logged
+// stepping down from it since, and returns it with that shard (the most
+// recent acquisition wins); nil and -1 when there is none.
 func (c *Cluster) LeaseHolder(timeout time.Duration) (*Node, int) {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -150,15 +155,9 @@ func (c *Cluster) LeaseHolder(timeout time.Duration) (*Node, int) {
 			if !n.Running() {
 				continue
 			}
-			for _, l := range n.LogLines() {
-				if l["msg"] != LeaseMessage {
-					continue
-				}
-				if at, _ := l["time"].(string); best == nil || at > bestTime {
-					best, bestTime = n, at
-					if f, ok := l["shard"].(float64); ok {
-						shard = int(f)
-					}
+			for k, at := range heldLeases(n.CurrentLogLines()) {
+				if best == nil || at > bestTime {
+					best, bestTime, shard = n, at, k
 				}
 			}
 		}
@@ -167,6 +166,28 @@ func (c *Cluster) LeaseHolder(timeout time.Duration) (*Node, int) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// heldLeases reads one process's log lines and returns the shards whose
+// lease it took and has not stepped down from, with the time it took each.
+func heldLeases(lines []map[string]any) map[int]string {
+	held := map[int]string{}
+	for _, l := range lines {
+		f, ok := l["shard"].(float64)
+		if !ok {
+			continue
+		}
+		msg, _ := l["msg"].(string)
+		switch {
+		case msg == LeaseMessage || msg == LeadingMessage:
+			if _, ok := held[int(f)]; !ok {
+				held[int(f)], _ = l["time"].(string)
+			}
+		case strings.Contains(msg, "stepping down"):
+			delete(held, int(f))
+		}
+	}
+	return held
 }
 
 // SetProjectOwner sends PUT /v1/projects/{p} {"owner_id": owner} with the

@@ -126,6 +126,15 @@ func TestNodeKillRestartStop(t *testing.T) {
 	if status, _, err := clustertest.Get(context.Background(), url, "/healthz", ""); err != nil || status != http.StatusOK {
 		t.Fatalf("healthz after restart: %d %v", status, err)
 	}
+	listening := 0
+	for _, l := range n.CurrentLogLines() {
+		if l["msg"] == "listening" {
+			listening++
+		}
+	}
+	if listening != 1 {
+		t.Fatalf("the current process logged 'listening' %d times, want 1", listening)
+	}
 	if strings.Count(n.Logs(), "--- single start") != 2 {
 		t.Fatalf("want both starts in the log:\n%s", n.Logs())
 	}

@@ -184,9 +184,21 @@ func (n *Node) signal(sig syscall.Signal, wait time.Duration) bool {
 func (n *Node) Logs() string { return n.logs.String() }
 
 // LogLines returns the node's JSON log lines, decoded (other lines are skipped).
-func (n *Node) LogLines() []map[string]any {
+func (n *Node) LogLines() []map[string]any { return jsonLines(n.Logs()) }
+
+// CurrentLogLines returns the JSON log lines of the running (or last) process only.
+func (n *Node) CurrentLogLines() []map[string]any {
+	logs := n.Logs()
+	if i := strings.LastIndex(logs, "--- "+n.name+" start "); i >= 0 {
+		logs = logs[i:]
+	}
+	return jsonLines(logs)
+}
+
+// jsonLines decodes the lines of logs that are JSON objects.
+func jsonLines(logs string) []map[string]any {
 	var out []map[string]any
-	for _, line := range strings.Split(n.Logs(), "\n") {
+	for _, line := range strings.Split(logs, "\n") {
 		var m map[string]any
 		if strings.HasPrefix(line, "{") && json.Unmarshal([]byte(line), &m) == nil {
 			out = append(out, m)
