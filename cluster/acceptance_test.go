@@ -54,6 +54,22 @@ func growingCheckpoints(t *testing.T, c *clustertest.Cluster) []clustertest.Chec
 	}
 }
 
+// startLoaded starts a cluster of 3 NATS nodes, 2 shards and 2 API nodes,
+// makes tokens for n actors, writes for them from 6 goroutines for warmup,
+// and returns the running load with each shard's checkpoint taken then.
+func startLoaded(t *testing.T, n int, warmup time.Duration) (*clustertest.Cluster, []string, map[string]string, *clustertest.Load, []clustertest.Checkpoint) {
+	t.Helper()
+	c := clustertest.StartCluster(t, clustertest.Config{NATS: 3, Shards: 2, Nodes: 2})
+	actors := clustertest.Actors(t, "actor", n, c.Shards())
+	tokens := c.UserTokens(actors)
+	c.WaitReady(30 * time.Second)
+	load := clustertest.StartLoad(t, clustertest.LoadConfig{
+		URLs: c.URLs, Writer: c.Writer, Actors: actors, Shards: c.Shards(), Workers: 6, MaxBatch: 5,
+	})
+	phase(t, load, "warm-up", warmup)
+	return c, actors, tokens, load, growingCheckpoints(t, c)
+}
+
 // TestClusterSurvivesNodeLoss: 3 NATS nodes, 2 shards, 2 API nodes, writes
 // over 30 actors; kill -9 a NATS node, then the API node holding a
 // sequencer lease, then restart both. Every acknowledged id (201 or 202) is
@@ -61,15 +77,7 @@ func growingCheckpoints(t *testing.T, c *clustertest.Cluster) []clustertest.Chec
 // passes on each shard; each shard's checkpoints before and after are
 // consistent.
 func TestClusterSurvivesNodeLoss(t *testing.T) {
-	c := clustertest.StartCluster(t, clustertest.Config{NATS: 3, Shards: 2, Nodes: 2})
-	actors := clustertest.Actors(t, "actor", 30, c.Shards())
-	tokens := c.UserTokens(actors)
-	c.WaitReady(30 * time.Second)
-	load := clustertest.StartLoad(t, clustertest.LoadConfig{
-		URLs: c.URLs, Writer: c.Writer, Actors: actors, Shards: c.Shards(), Workers: 6, MaxBatch: 5,
-	})
-	phase(t, load, "warm-up", 4*time.Second)
-	before := growingCheckpoints(t, c)
+	c, _, tokens, load, before := startLoaded(t, 30, 4*time.Second)
 
 	c.NATS.Kill(0)
 	natsKilled := time.Now()
@@ -127,15 +135,7 @@ func outage(t *testing.T) time.Duration {
 // the backlog commits and every check passes.
 func TestShardDatabaseOutage(t *testing.T) {
 	down := outage(t)
-	c := clustertest.StartCluster(t, clustertest.Config{NATS: 3, Shards: 2, Nodes: 2})
-	actors := clustertest.Actors(t, "actor", 20, c.Shards())
-	tokens := c.UserTokens(actors)
-	c.WaitReady(30 * time.Second)
-	load := clustertest.StartLoad(t, clustertest.LoadConfig{
-		URLs: c.URLs, Writer: c.Writer, Actors: actors, Shards: c.Shards(), Workers: 6, MaxBatch: 5,
-	})
-	phase(t, load, "warm-up", 3*time.Second)
-	before := growingCheckpoints(t, c)
+	c, actors, tokens, load, before := startLoaded(t, 20, 3*time.Second)
 
 	const victim, other = 1, 0
 	otherActor := clustertest.OfShard(actors, other, c.Shards())[0]
