@@ -146,6 +146,17 @@ const (
 // stepping down from it since, and returns it with that shard (the most
 // recent acquisition wins); nil and -1 when there is none.
 func (c *Cluster) LeaseHolder(timeout time.Duration) (*Node, int) {
+	return c.waitLease(-1, timeout)
+}
+
+// LeaseHolderOf waits up to timeout for a running node holding shard k's lease (as LeaseHolder tells) and returns it, or nil.
+func (c *Cluster) LeaseHolderOf(k int, timeout time.Duration) *Node {
+	n, _ := c.waitLease(k, timeout)
+	return n
+}
+
+// waitLease waits for a running node holding shard k's lease (any shard when k < 0).
+func (c *Cluster) waitLease(k int, timeout time.Duration) (*Node, int) {
 	deadline := time.Now().Add(timeout)
 	for {
 		var best *Node
@@ -155,9 +166,9 @@ func (c *Cluster) LeaseHolder(timeout time.Duration) (*Node, int) {
 			if !n.Running() {
 				continue
 			}
-			for k, at := range heldLeases(n.CurrentLogLines()) {
-				if best == nil || at > bestTime {
-					best, bestTime, shard = n, at, k
+			for s, at := range heldLeases(n.CurrentLogLines()) {
+				if (k < 0 || s == k) && (best == nil || at > bestTime) {
+					best, bestTime, shard = n, at, s
 				}
 			}
 		}
