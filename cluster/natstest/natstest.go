@@ -30,6 +30,7 @@ type Cluster struct {
 	routes []int // cluster ports
 	mu     sync.Mutex
 	procs  []*exec.Cmd
+	exited []chan struct{} // closed when node i's process has exited
 	logs   []*bytes.Buffer
 }
 
@@ -63,6 +64,7 @@ func Start(tb testing.TB, n int) *Cluster {
 		c.routes = append(c.routes, freePort(tb))
 	}
 	c.procs = make([]*exec.Cmd, n)
+	c.exited = make([]chan struct{}, n)
 	c.logs = make([]*bytes.Buffer, n)
 	for i := range n {
 		c.start(i)
@@ -110,25 +112,28 @@ func (c *Cluster) start(i int) {
 	if err := cmd.Start(); err != nil {
 		c.tb.Fatalf("natstest: start node %d: %v", i, err)
 	}
+	exited := make(chan struct{})
 	c.mu.Lock()
-	c.procs[i], c.logs[i] = cmd, buf
+	c.procs[i], c.logs[i], c.exited[i] = cmd, buf, exited
 	c.mu.Unlock()
-	go cmd.Wait()
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
 }
 
 // Kill kills node i with SIGKILL (its storage stays for Restart).
 func (c *Cluster) Kill(i int) {
 	c.mu.Lock()
-	p := c.procs[i]
+	p, exited := c.procs[i], c.exited[i]
 	c.procs[i] = nil
 	c.mu.Unlock()
 	if p != nil && p.Process != nil {
 		p.Process.Signal(syscall.SIGKILL)
-		for range 100 {
-			if p.ProcessState != nil || !alive(c.ports[i]) {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			c.tb.Errorf("natstest: node %d did not exit after SIGKILL", i)
 		}
 	}
 }
