@@ -47,14 +47,13 @@ type State struct {
 	now      func() time.Time
 	log      *slog.Logger
 
-	mu       sync.RWMutex
-	tokens   map[string]cachedToken
-	owners   map[string]cachedOwner         // project id -> owner
-	byOwner  map[string]map[string]struct{} // owner -> project ids
-	watchers []jetstream.KeyWatcher
-	unwatch  context.CancelFunc // ends the watches (their subscriptions live as long as their context)
-	wg       sync.WaitGroup
-	closed   sync.Once
+	mu      sync.RWMutex
+	tokens  map[string]cachedToken
+	owners  map[string]cachedOwner         // project id -> owner
+	byOwner map[string]map[string]struct{} // owner -> project ids
+	unwatch context.CancelFunc             // ends the watches (their subscriptions live as long as their context)
+	wg      sync.WaitGroup
+	closed  sync.Once
 }
 
 type cachedToken struct {
@@ -169,9 +168,6 @@ func (s *State) watch(ctx context.Context, kv jetstream.KeyValue, apply func(jet
 		s.log.Error("cluster state: watch", "bucket", kv.Bucket(), "err", err)
 		return nil
 	}
-	s.mu.Lock()
-	s.watchers = append(s.watchers, w)
-	s.mu.Unlock()
 	ready := make(chan struct{})
 	s.wg.Add(1)
 	go func() {
@@ -495,19 +491,13 @@ func (s *State) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the watches; the NATS connection stays the caller's.
+// Close stops the watches; the NATS connection stays the caller's. It does
+// not wait for the server to delete the watches' consumers (which takes a
+// request timeout when NATS is unreachable); the server drops them anyway.
 func (s *State) Close() {
 	s.closed.Do(func() {
-		s.mu.Lock()
-		ws := s.watchers
-		s.mu.Unlock()
-		for _, w := range ws {
-			if err := w.Stop(); err != nil {
-				s.log.Debug("cluster state: stop watch", "err", err)
-			}
-		}
 		if s.unwatch != nil {
-			s.unwatch()
+			s.unwatch() // each watch's subscription ends with its context
 		}
 		s.wg.Wait()
 	})

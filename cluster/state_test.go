@@ -216,7 +216,8 @@ func TestSecretsAndOwnersAreShared(t *testing.T) {
 
 // TestStateUnavailableWithoutNATS kills the only NATS node: Ping and token
 // lookups answer EUnavailable (a cut-off node must not trust its cache, which
-// could miss a revocation), never success or an internal error.
+// could miss a revocation), never success or an internal error; Close does
+// not hang.
 func TestStateUnavailableWithoutNATS(t *testing.T) {
 	c := natstest.Start(t, 1)
 	nc := connect(t, c.URL(0))
@@ -237,5 +238,10 @@ func TestStateUnavailableWithoutNATS(t *testing.T) {
 	defer cancel2()
 	if _, err := s.TokenByID(short2, tok.ID); code(err) != auditlog.EUnavailable {
 		t.Fatalf("TokenByID without NATS: %v", err)
+	}
+	start := time.Now()
+	s.Close()
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Close without NATS took %s", d)
 	}
 }
