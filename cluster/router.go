@@ -44,18 +44,23 @@ func NewReader(shards *Shards, state *State) *Reader {
 	return &Reader{shards: shards, state: state, synced: map[syncKey]string{}}
 }
 
-// userStore is the store of the shard holding the user's entries (EUnavailable while it is not open).
-func (r *Reader) userStore(userID string) (*postgres.Store, error) {
-	return r.shards.Store(ShardOf(userID, r.shards.Count()))
+// userStore is the store of the shard holding the user's entries
+// (EUnavailable while it is not open); op names the caller in errors.
+func (r *Reader) userStore(op, userID string) (*postgres.Store, error) {
+	st, err := r.shards.Store(ShardOf(userID, r.shards.Count()))
+	if err != nil {
+		return nil, fmt.Errorf("cluster.Reader.%s: %w", op, err)
+	}
+	return st, nil
 }
 
 // Query returns one page of the scope's entries, newest first; the admin
 // trail is merged over every shard, and fails whole when any shard cannot answer.
 func (r *Reader) Query(ctx context.Context, scope auditlog.Scope, q auditlog.Query) (auditlog.Page, error) {
 	if scope.ProjectID == "" {
-		st, err := r.userStore(scope.UserID)
+		st, err := r.userStore("Query", scope.UserID)
 		if err != nil {
-			return auditlog.Page{}, fmt.Errorf("cluster.Reader.Query: %w", err)
+			return auditlog.Page{}, err
 		}
 		return st.Query(ctx, scope, q)
 	}
@@ -81,9 +86,9 @@ func (r *Reader) Query(ctx context.Context, scope auditlog.Scope, q auditlog.Que
 // trail every shard is asked.
 func (r *Reader) Get(ctx context.Context, scope auditlog.Scope, id string) (auditlog.Entry, error) {
 	if scope.ProjectID == "" {
-		st, err := r.userStore(scope.UserID)
+		st, err := r.userStore("Get", scope.UserID)
 		if err != nil {
-			return auditlog.Entry{}, fmt.Errorf("cluster.Reader.Get: %w", err)
+			return auditlog.Entry{}, err
 		}
 		return st.Get(ctx, scope, id)
 	}
@@ -121,9 +126,9 @@ func (r *Reader) Follow(ctx context.Context, scope auditlog.Scope, f auditlog.Fi
 		}
 		return nil, 0, auditlog.Errorf(auditlog.EInvalid, "in cluster mode the admin trail is followed per user (each shard has its own seq); follow with an actor filter on each user, or page the trail")
 	}
-	st, err := r.userStore(scope.UserID)
+	st, err := r.userStore("Follow", scope.UserID)
 	if err != nil {
-		return nil, 0, fmt.Errorf("cluster.Reader.Follow: %w", err)
+		return nil, 0, err
 	}
 	return st.Follow(ctx, scope, f, afterSeq, limit)
 }
@@ -275,9 +280,9 @@ func (r *Reader) ProjectOwner(ctx context.Context, projectID string) (string, er
 // UserProjects lists the projects the user acted in (from the user's shard)
 // or owns (from State), sorted and without repeats.
 func (r *Reader) UserProjects(ctx context.Context, userID string) ([]string, error) {
-	st, err := r.userStore(userID)
+	st, err := r.userStore("UserProjects", userID)
 	if err != nil {
-		return nil, fmt.Errorf("cluster.Reader.UserProjects: %w", err)
+		return nil, err
 	}
 	acted, err := st.UserProjects(ctx, userID)
 	if err != nil {

@@ -15,39 +15,49 @@ import (
 	"github.com/guaracloud/auditlog/sequencer"
 )
 
-// twoShards opens two fresh shard databases and waits until both stores are open.
-func twoShards(t *testing.T) *Shards {
-	t.Helper()
-	return openShards(t, pgtest.NewDatabase(t), pgtest.NewDatabase(t))
+// rig is a node's read side over shard databases: a 1-node NATS cluster
+// with its State, the shards (those in open waited for), a Reader, and a
+// writer appending to the open shards.
+type rig struct {
+	state *State
+	sh    *Shards
+	r     *Reader
+	w     *writer
 }
 
-func openShards(t *testing.T, dsns ...string) *Shards {
+// newRig opens the shards of dsns and waits until the shards in open are.
+func newRig(t *testing.T, dsns []string, open ...int) *rig {
 	t.Helper()
+	c := natstest.Start(t, 1)
+	g := &rig{state: openState(t, connect(t, c.URL(0)), 1)}
 	master := make([]byte, 32)
 	for i := range master {
 		master[i] = byte(i)
 	}
-	sh, err := OpenShards(ShardMap{Shards: dsns, Origin: "test"}, master, nil, nil)
-	if err != nil {
+	var err error
+	if g.sh, err = OpenShards(ShardMap{Shards: dsns, Origin: "test"}, master, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { sh.Close() })
-	return sh
-}
-
-func waitOpen(t *testing.T, sh *Shards, ks ...int) []*postgres.Store {
-	t.Helper()
-	var out []*postgres.Store
-	for _, k := range ks {
+	t.Cleanup(func() { g.sh.Close() })
+	g.r = NewReader(g.sh, g.state)
+	g.w = &writer{seqs: make([]*sequencer.Sequencer, len(dsns))}
+	for _, k := range open {
 		var st *postgres.Store
 		eventually(t, 15*time.Second, fmt.Sprintf("shard %d opens", k), func() bool {
-			var err error
-			st, err = sh.Store(k)
+			st, err = g.sh.Store(k)
 			return err == nil
 		})
-		out = append(out, st)
+		s := sequencer.New(st, sequencer.Options{})
+		t.Cleanup(func() { s.Close(context.Background()) })
+		g.w.seqs[k] = s
 	}
-	return out
+	return g
+}
+
+// twoShards is a rig over two fresh shard databases, both open.
+func twoShards(t *testing.T) *rig {
+	t.Helper()
+	return newRig(t, []string{pgtest.NewDatabase(t), pgtest.NewDatabase(t)}, 0, 1)
 }
 
 // actorsOf returns n actor ids that live in shard k of 2.
@@ -66,16 +76,6 @@ type writer struct {
 	seqs []*sequencer.Sequencer
 	mu   sync.Mutex
 	all  []auditlog.Entry
-}
-
-func newWriter(t *testing.T, stores []*postgres.Store) *writer {
-	w := &writer{}
-	for _, st := range stores {
-		s := sequencer.New(st, sequencer.Options{})
-		t.Cleanup(func() { s.Close(context.Background()) })
-		w.seqs = append(w.seqs, s)
-	}
-	return w
 }
 
 func (w *writer) write(t *testing.T, actor, project string, at time.Time) auditlog.Entry {
@@ -107,17 +107,13 @@ func (w *writer) entries() []auditlog.Entry {
 // and none of another project's. Non-owners get not-found; user reads stay
 // in the user's shard.
 func TestAdminTrailMergesShardsUnderWrites(t *testing.T) {
-	c := natstest.Start(t, 1)
-	state := openState(t, connect(t, c.URL(0)), 1)
-	sh := twoShards(t)
-	stores := waitOpen(t, sh, 0, 1)
-	r := NewReader(sh, state)
+	g := twoShards(t)
+	r, w := g.r, g.w
 	ctx := context.Background()
 	if err := r.SetProjectOwner(ctx, "proj_x", "owner_olga"); err != nil {
 		t.Fatal(err)
 	}
 
-	w := newWriter(t, stores)
 	actors := append(actorsOf(0, 3), actorsOf(1, 3)...)
 	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	for i := range 40 {
@@ -282,16 +278,12 @@ func TestAdminTrailMergesShardsUnderWrites(t *testing.T) {
 // another node's Reader and back: each read follows State, even when this
 // node's memory of what the shard tables say is stale.
 func TestAdminTrailFollowsOwnerChanges(t *testing.T) {
-	c := natstest.Start(t, 1)
-	state := openState(t, connect(t, c.URL(0)), 1)
-	sh := twoShards(t)
-	stores := waitOpen(t, sh, 0, 1)
-	w := newWriter(t, stores)
+	g := twoShards(t)
 	for _, a := range append(actorsOf(0, 1), actorsOf(1, 1)...) {
-		w.write(t, a, "proj_z", time.Now().Add(-time.Minute))
+		g.w.write(t, a, "proj_z", time.Now().Add(-time.Minute))
 	}
 	ctx := context.Background()
-	r1, r2 := NewReader(sh, state), NewReader(sh, state)
+	r1, r2 := g.r, NewReader(g.sh, g.state)
 	read := func(r *Reader, owner string) error {
 		p, err := r.Query(ctx, auditlog.ProjectScope("proj_z", owner), auditlog.Query{})
 		if err == nil && len(p.Entries) != 2 {
@@ -327,14 +319,10 @@ func TestAdminTrailFollowsOwnerChanges(t *testing.T) {
 // trail is unavailable (never a partial page), while users of the other
 // shard keep reading.
 func TestAdminTrailNeedsEveryShard(t *testing.T) {
-	c := natstest.Start(t, 1)
-	state := openState(t, connect(t, c.URL(0)), 1)
-	sh := openShards(t, pgtest.NewDatabase(t), "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=1")
-	stores := waitOpen(t, sh, 0)
-	w := newWriter(t, stores)
+	g := newRig(t, []string{pgtest.NewDatabase(t), "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=1"}, 0)
+	r, w := g.r, g.w
 	a := actorsOf(0, 1)[0]
 	w.write(t, a, "proj_q", time.Now().Add(-time.Minute))
-	r := NewReader(sh, state)
 	ctx := context.Background()
 	if err := r.SetProjectOwner(ctx, "proj_q", "olga"); err != nil {
 		t.Fatal(err)
