@@ -13,7 +13,11 @@ import (
 	"github.com/guaracloud/auditlog/postgres"
 	"github.com/guaracloud/auditlog/postgres/pgtest"
 	"github.com/guaracloud/auditlog/sequencer"
+	"github.com/guaracloud/auditlog/web"
 )
+
+// The Reader is what the dashboard needs (and the api's Store but for exports).
+var _ web.Store = (*Reader)(nil)
 
 // rig is a node's read side over shard databases: a 1-node NATS cluster
 // with its State, the shards (those in open waited for), a Reader, and a
