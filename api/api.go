@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/guaracloud/auditlog"
-	"github.com/guaracloud/auditlog/bundle"
-	"github.com/guaracloud/auditlog/integrity"
 	"github.com/guaracloud/auditlog/query"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -30,7 +28,6 @@ type Writer interface {
 
 // Store is the part of auditlog.Store the API reads from: scoped reads, project owners, tokens, secrets and a liveness probe.
 type Store interface {
-	bundle.Source // exports scan the user's entries and prove them
 	auditlog.Reader
 	auditlog.Projects
 	auditlog.TokenStore
@@ -54,8 +51,9 @@ type Config struct {
 	RateLimit    float64               // requests per second per token; 0 turns rate limiting off
 	Registry     prometheus.Registerer // where metrics go; nil makes a registry (with Go and process collectors); /metrics serves it if it is a prometheus.Gatherer (NewMetrics); unused when Metrics is set
 	Metrics      *Metrics              // optional, from NewMetrics, when the sequencer must be built first; /metrics serves its registry
-	// Integrity signs checkpoints and exports, and reads the tree; required.
-	Integrity *integrity.Checkpointer
+	// Logs are the Merkle logs (checkpoints, proofs, tiles, exports); required.
+	// OneLog makes the single log of a single-node server.
+	Logs Logs
 	// RequestTimeout is every request's deadline, store calls included; past
 	// it the answer is 503 unavailable. The export, long by nature, gets it
 	// per store call instead. 0 means DefaultRequestTimeout.
@@ -78,8 +76,8 @@ type Server struct {
 	patterns []string
 	handler  http.Handler
 
-	// Tamper evidence: checkpoints, proofs, tiles and exports.
-	integrity *integrity.Checkpointer
+	// Tamper evidence: checkpoints, proofs, tiles and exports, per log.
+	logs Logs
 }
 
 // New checks the configuration, fetches the cursor signing key from the store,
@@ -91,8 +89,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Writer == nil {
 		return nil, errors.New("api.New: Config.Writer is required")
 	}
-	if cfg.Integrity == nil {
-		return nil, errors.New("api.New: Config.Integrity is required")
+	if cfg.Logs == nil {
+		return nil, errors.New("api.New: Config.Logs is required")
 	}
 	if cfg.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("api.New: MaxBodyBytes %d is negative", cfg.MaxBodyBytes)
@@ -112,7 +110,7 @@ func New(cfg Config) (*Server, error) {
 		timeout: cfg.RequestTimeout,
 		metrics: cfg.Metrics,
 
-		integrity: cfg.Integrity,
+		logs: cfg.Logs,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -29,11 +29,17 @@ type ConsistencyProof struct {
 	Hashes []string `json:"hashes" nullable:"false" doc:"RFC 6962 consistency proof from the tree of size from to the tree of size to, base64; empty when from equals to."`
 }
 
-// checkpoint serves GET /v1/checkpoint: the latest signed checkpoint; when it
-// is older than the checkpoint interval and the tree grew, a new one is
-// signed first (so polling never signs more than once per interval).
+// checkpoint serves GET /v1/checkpoint[?shard=k]: the latest signed
+// checkpoint; when it is older than the checkpoint interval and the tree
+// grew, a new one is signed first (so polling never signs more than once per
+// interval). In cluster mode each shard is its own log: shard says which.
 func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request) {
-	cp, err := s.integrity.Recent(r.Context(), integrity.DefaultCheckpointInterval)
+	log, err := s.logOfRequest(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cp, err := log.Integrity.Recent(r.Context(), integrity.DefaultCheckpointInterval)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("api.checkpoint: %w", err))
 		return
@@ -41,22 +47,45 @@ func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request) {
 	s.writeText(w, r, cp.Note)
 }
 
-// checkpointKey serves GET /v1/checkpoint/key: the verifier key.
+// checkpointKey serves GET /v1/checkpoint/key[?shard=k]: the verifier key.
 func (s *Server) checkpointKey(w http.ResponseWriter, r *http.Request) {
-	s.writeText(w, r, []byte(s.integrity.Key().VerifierKey()+"\n"))
+	log, err := s.logOfRequest(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeText(w, r, []byte(log.Integrity.Key().VerifierKey()+"\n"))
 }
 
-// consistency serves GET /v1/checkpoint/consistency?from=M&to=N: the proof
-// that checkpoint N extends checkpoint M.
+// logOfRequest returns the log a public request names: the {shard} path
+// segment of /shards/{shard}/..., else the shard query parameter.
+func (s *Server) logOfRequest(r *http.Request) (Log, error) {
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return Log{}, auditlog.ParamError("shard", "the query string is malformed")
+	}
+	if k := r.PathValue("shard"); k != "" {
+		values = url.Values{"shard": {k}}
+	}
+	return s.logParam(values)
+}
+
+// consistency serves GET /v1/checkpoint/consistency?from=M&to=N[&shard=k]:
+// the proof that checkpoint N extends checkpoint M.
 func (s *Server) consistency(w http.ResponseWriter, r *http.Request) {
 	values, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		s.writeError(w, r, auditlog.ParamError("from", "the query string is malformed"))
 		return
 	}
+	log, err := s.logParam(values)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	var sizes [2]uint64
 	for i, name := range []string{"from", "to"} {
-		if sizes[i], err = s.checkpointSize(r, values, name); err != nil {
+		if sizes[i], err = checkpointSize(r, log, values, name); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -65,7 +94,7 @@ func (s *Server) consistency(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, auditlog.ParamError("from", "from must not be larger than to"))
 		return
 	}
-	p, err := integrity.ConsistencyProof(r.Context(), s.integrity.Log(), sizes[0], sizes[1])
+	p, err := integrity.ConsistencyProof(r.Context(), log.Integrity.Log(), sizes[0], sizes[1])
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("api.consistency: %w", err))
 		return
@@ -74,7 +103,7 @@ func (s *Server) consistency(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkpointSize reads a tree size parameter that must name a stored checkpoint.
-func (s *Server) checkpointSize(r *http.Request, values url.Values, name string) (uint64, error) {
+func checkpointSize(r *http.Request, log Log, values url.Values, name string) (uint64, error) {
 	n, err := query.Scalar(values, name)
 	if err != nil {
 		return 0, err
@@ -83,7 +112,7 @@ func (s *Server) checkpointSize(r *http.Request, values url.Values, name string)
 	if n == "" || perr != nil || (len(n) > 1 && n[0] == '0') {
 		return 0, auditlog.ParamError(name, "%s must be a tree size (a non-negative integer)", name)
 	}
-	if _, err := s.integrity.Log().CheckpointAt(r.Context(), size); auditlog.ErrorCode(err) == auditlog.ENotFound {
+	if _, err := log.Integrity.Log().CheckpointAt(r.Context(), size); auditlog.ErrorCode(err) == auditlog.ENotFound {
 		return 0, auditlog.ParamError(name, "there is no checkpoint of size %d; use a size from a checkpoint you hold", size)
 	} else if err != nil {
 		return 0, fmt.Errorf("api.checkpointSize: %w", err)
@@ -105,6 +134,11 @@ func (s *Server) proofOwn(w http.ResponseWriter, r *http.Request, tok auditlog.T
 		s.writeError(w, r, fmt.Errorf("api.proofOwn: %w", err))
 		return
 	}
+	log, err := s.logOf(tok.UserID)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("api.proofOwn: %w", err))
+		return
+	}
 	values, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		s.writeError(w, r, auditlog.ParamError("tree_size", "the query string is malformed"))
@@ -115,14 +149,14 @@ func (s *Server) proofOwn(w http.ResponseWriter, r *http.Request, tok auditlog.T
 	switch {
 	case err != nil:
 	case raw == "":
-		cp, err = s.integrity.Covering(r.Context(), uint64(e.Seq)+1)
+		cp, err = log.Integrity.Covering(r.Context(), uint64(e.Seq)+1)
 	default:
 		var size uint64
-		if size, err = s.checkpointSize(r, values, "tree_size"); err == nil {
+		if size, err = checkpointSize(r, log, values, "tree_size"); err == nil {
 			if size <= uint64(e.Seq) {
 				err = auditlog.ParamError("tree_size", "tree_size must be larger than the entry's seq (%d): the entry is not in smaller trees", e.Seq)
 			} else {
-				cp, err = s.integrity.Log().CheckpointAt(r.Context(), size)
+				cp, err = log.Integrity.Log().CheckpointAt(r.Context(), size)
 			}
 		}
 	}
@@ -130,7 +164,7 @@ func (s *Server) proofOwn(w http.ResponseWriter, r *http.Request, tok auditlog.T
 		s.writeError(w, r, fmt.Errorf("api.proofOwn: %w", err))
 		return
 	}
-	p, err := integrity.InclusionProof(r.Context(), s.integrity.Log(), uint64(e.Seq), cp.Size)
+	p, err := integrity.InclusionProof(r.Context(), log.Integrity.Log(), uint64(e.Seq), cp.Size)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("api.proofOwn: %w", err))
 		return
@@ -156,16 +190,21 @@ func (s *Server) exportOwn(w http.ResponseWriter, r *http.Request, tok auditlog.
 		s.writeError(w, r, err)
 		return
 	}
+	log, err := s.logOf(tok.UserID)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("api.exportOwn: %w", err))
+		return
+	}
 	ctx := streamContext(r)
 	call, cancel := s.callContext(ctx)
-	cp, err := s.integrity.Checkpoint(call)
+	cp, err := log.Integrity.Checkpoint(call)
 	cancel()
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("api.exportOwn: %w", err))
 		return
 	}
-	x, err := bundle.Prepare(ctx, s.store, bundle.Options{UserID: tok.UserID, Filter: p.Query.Filter,
-		Checkpoint: cp, Key: s.integrity.Key(), Now: s.now(), CallTimeout: s.timeout})
+	x, err := bundle.Prepare(ctx, log.Source, bundle.Options{UserID: tok.UserID, Filter: p.Query.Filter,
+		Checkpoint: cp, Key: log.Integrity.Key(), Now: s.now(), CallTimeout: s.timeout})
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("api.exportOwn: %w", err))
 		return
@@ -200,7 +239,8 @@ const (
 	partialTileCache = "public, max-age=60"
 )
 
-// tile serves GET /tile/{L}/{N}[.p/{W}]: the hashes of one C2SP tlog-tiles
+// tile serves GET /tile/{L}/{N}[.p/{W}] (and /shards/{shard}/tile/... in
+// cluster mode, the prefix a tlog-tiles client of one shard uses): the hashes of one C2SP tlog-tiles
 // hash tile (height 8), 32*W bytes, read-only and public. Tiles are served
 // up to the committed tree, which may be ahead of the latest signed
 // checkpoint: a client asks only for the tiles its checkpoint covers, and
@@ -219,7 +259,12 @@ func (s *Server) tile(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, auditlog.ParamError("path", "not a tile path: want <L>/<N>[.p/<W>], N in x-prefixed 3-digit groups (C2SP tlog-tiles)"))
 		return
 	}
-	body, err := integrity.ReadTile(r.Context(), s.integrity.Log(), id)
+	log, err := s.logOfRequest(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, err := integrity.ReadTile(r.Context(), log.Integrity.Log(), id)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("api.tile: %w", err))
 		return

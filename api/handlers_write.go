@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,20 @@ type EventBatch struct {
 type WriteResult struct {
 	IDs  []string         `json:"ids" nullable:"false" doc:"The stored entries' ids, in the order the events were sent."`
 	Data []auditlog.Entry `json:"data" nullable:"false" doc:"The stored entries (the existing ones for idempotent resends)."`
+}
+
+// AcceptedResult answers a write that is durable but not committed yet
+// (cluster mode, 202): the events will be committed exactly once.
+type AcceptedResult struct {
+	IDs []string `json:"ids" nullable:"false" doc:"The accepted events' ids, in the order sent; each will be committed exactly once."`
+}
+
+// Accepter is a Writer that may acknowledge events once they are durable,
+// before they are committed (cluster mode: replicated in the shard's stream).
+// It returns the stored entries when the commit followed within its short
+// deadline, else the accepted ids.
+type Accepter interface {
+	Accept(ctx context.Context, events []auditlog.Event) (entries []auditlog.Entry, accepted []string, err error)
 }
 
 // ProjectOwner tells the service who owns a project.
@@ -56,7 +71,8 @@ func decodeEvents(body []byte) ([]auditlog.Event, error) {
 }
 
 // postEvents serves POST /v1/audit-logs: it stores one event or a batch, whole
-// or not at all, and answers 201 with the stored entries.
+// or not at all, and answers 201 with the stored entries; a cluster node
+// answers 202 with the ids when the commit did not follow quickly enough.
 func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, _ auditlog.Token) {
 	body, err := s.readBody(w, r)
 	if err != nil {
@@ -68,7 +84,17 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, _ auditlog.T
 		s.writeError(w, r, err)
 		return
 	}
-	entries, err := s.writer.Append(r.Context(), events)
+	var entries []auditlog.Entry
+	if a, ok := s.writer.(Accepter); ok {
+		var accepted []string
+		entries, accepted, err = a.Accept(r.Context(), events)
+		if err == nil && entries == nil {
+			s.writeJSON(w, r, http.StatusAccepted, AcceptedResult{IDs: accepted})
+			return
+		}
+	} else {
+		entries, err = s.writer.Append(r.Context(), events)
+	}
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("api.postEvents: %w", err))
 		return

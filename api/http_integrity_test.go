@@ -207,9 +207,9 @@ func TestExport(t *testing.T) {
 	wantError(t, ts.do(t, "GET", "/v1/audit-logs/export", "", nil), 401, auditlog.EUnauthorized, "")
 }
 
-// TestNewRequiresIntegrity: every engine keeps the tree, so a server
-// without its checkpointer is a configuration mistake, refused at start.
-func TestNewRequiresIntegrity(t *testing.T) {
+// TestNewRequiresLogs: every engine keeps the tree, so a server without
+// its log (checkpointer and export source) is a configuration mistake, refused at start.
+func TestNewRequiresLogs(t *testing.T) {
 	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "audit.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +217,7 @@ func TestNewRequiresIntegrity(t *testing.T) {
 	defer store.Close()
 	seq := sequencer.New(store, sequencer.Options{})
 	defer seq.Close(context.Background())
-	if _, err := api.New(api.Config{Store: store, Writer: seq}); err == nil || !strings.Contains(err.Error(), "Integrity") {
-		t.Fatalf("api.New without Integrity: %v", err)
+	if _, err := api.New(api.Config{Store: store, Writer: seq}); err == nil || !strings.Contains(err.Error(), "Logs") {
+		t.Fatalf("api.New without Logs: %v", err)
 	}
 }

@@ -258,16 +258,20 @@ func (b *docBuilder) operations() {
 			"Same filters as the caller's own list, plus actor_id; the project comes from the path.",
 		Parameters: append([]*huma.Param{pathParam("project_id", "The project's id.")}, b.listParams(true)...),
 	}, http.StatusOK, EntryList{}, 400, 401, 403, 404, 429, 500, 503)
-	b.add(&huma.Operation{
+	write := &huma.Operation{
 		Method: http.MethodPost, Path: "/v1/audit-logs", OperationID: "writeAuditLogs", Tags: []string{"write"},
 		Summary: "Record one event or a batch (writer tokens only)",
 		Description: "Body: one event, or {\"events\": [...]} with 1 to 1000 events. A batch is stored whole or not at all. " +
 			"Metadata is redacted and ip anonymized before storage. The same id with the same content is a no-op " +
-			"(answered with the stored entry); with other content, a 409.",
+			"(answered with the stored entry); with other content, a 409. In cluster mode the answer is 202 with the ids " +
+			"when the events are durable in the replicated stream but their commit took longer than a short deadline: " +
+			"they will be committed exactly once, and a 202 is an acknowledgement like a 201.",
 		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
 			"application/json": {Schema: &huma.Schema{Ref: schemaPrefix + writeBodySchema}},
 		}},
-	}, http.StatusCreated, WriteResult{}, 400, 401, 403, 409, 413, 429, 500, 503)
+	}
+	b.add(write, http.StatusCreated, WriteResult{}, 400, 401, 403, 409, 413, 429, 500, 503)
+	write.Responses["202"] = jsonResponse("Accepted", b.schema(AcceptedResult{}))
 	b.add(&huma.Operation{
 		Method: http.MethodPut, Path: "/v1/projects/{project_id}", OperationID: "setProjectOwner", Tags: []string{"write"},
 		Summary:     "Record who owns a project (writer tokens only)",

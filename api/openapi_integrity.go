@@ -45,15 +45,26 @@ func (b *docBuilder) integrityOperations() {
 		Parameters: exportParams,
 	}, "application/gzip", &huma.Schema{Type: huma.TypeString, Format: "binary"}, 400, 401, 403, 429, 500, 503)
 
+	shard := &huma.Param{Name: "shard", In: "query", Schema: &huma.Schema{Type: huma.TypeInteger, Minimum: ptr(0.0)},
+		Description: "Cluster mode: which shard's log (each shard is its own Merkle log, origin .../shard-<k>, with its own " +
+			"checkpoints and key; a user's entries all live in one). Required when there are several shards; " +
+			"a single-node log is shard 0."}
 	b.public(&huma.Operation{Method: http.MethodGet, Path: "/v1/checkpoint", OperationID: "getCheckpoint", Tags: []string{"integrity"},
 		Summary: "The latest signed checkpoint (public)",
 		Description: integrityDoc + " Keep the checkpoints you fetch: a later one must be consistent with them " +
-			"(GET /v1/checkpoint/consistency), or the log was forked or rewritten."},
-		"text/plain", &huma.Schema{Type: huma.TypeString}, 503)
+			"(GET /v1/checkpoint/consistency), or the log was forked or rewritten.",
+		Parameters: []*huma.Param{shard}},
+		"text/plain", &huma.Schema{Type: huma.TypeString}, 400, 503)
+	b.public(&huma.Operation{Method: http.MethodGet, Path: "/shards/{shard}/checkpoint", OperationID: "getShardCheckpoint", Tags: []string{"integrity"},
+		Summary:     "One shard's latest signed checkpoint (public)",
+		Description: "GET /v1/checkpoint?shard=k under the prefix a C2SP tlog-tiles client of shard k's log uses.",
+		Parameters:  []*huma.Param{shardPath()}},
+		"text/plain", &huma.Schema{Type: huma.TypeString}, 400, 503)
 	b.public(&huma.Operation{Method: http.MethodGet, Path: "/v1/checkpoint/key", OperationID: "getCheckpointKey", Tags: []string{"integrity"},
 		Summary:     "The checkpoint verifier key (public)",
-		Description: "Signed-note verifier key, name+hexkeyhash+base64(0x01 || Ed25519 public key)."},
-		"text/plain", &huma.Schema{Type: huma.TypeString}, 503)
+		Description: "Signed-note verifier key, name+hexkeyhash+base64(0x01 || Ed25519 public key).",
+		Parameters:  []*huma.Param{shard}},
+		"text/plain", &huma.Schema{Type: huma.TypeString}, 400, 503)
 	size := func(name, doc string) *huma.Param {
 		return &huma.Param{Name: name, In: "query", Required: true, Description: doc,
 			Schema: &huma.Schema{Type: huma.TypeInteger, Minimum: ptr(0.0)}}
@@ -62,19 +73,30 @@ func (b *docBuilder) integrityOperations() {
 		Tags: []string{"integrity"}, Summary: "Consistency proof between two checkpoints (public)",
 		Description: "RFC 6962 consistency proof that the checkpoint of size to extends the checkpoint of size from. " +
 			"Both must be sizes of signed checkpoints, from <= to; anything else is a 400.",
-		Parameters: []*huma.Param{size("from", "Size of the older checkpoint."), size("to", "Size of the newer checkpoint.")}},
+		Parameters: []*huma.Param{size("from", "Size of the older checkpoint."), size("to", "Size of the newer checkpoint."), shard}},
 		"application/json", b.schema(ConsistencyProof{}), 400, 503)
-	b.public(&huma.Operation{Method: http.MethodGet, Path: "/tile/{path}", OperationID: "getTile", Tags: []string{"integrity"},
-		Summary: "A hash tile of the Merkle tree (C2SP tlog-tiles, public)",
-		Description: "The hashes of tree level 8L, indexes 256N to 256N+W-1, 32 bytes each, concatenated: tile L/N " +
-			"(full, W = 256, never changes: Cache-Control immutable) or L/N.p/W (partial, W from 1 to 255, short cache). " +
-			"Tiles are served up to the committed tree, which may be ahead of the latest checkpoint; fetch the ones " +
-			"a checkpoint you hold covers. A tile beyond the tree is a 404; entry bundles (tile/entries/...) are not served (404).",
-		Parameters: []*huma.Param{{Name: "path", In: "path", Required: true,
-			Description: "<L>/<N>[.p/<W>], slashes unescaped: L from 0 to 7, N in 3-digit groups all but the last prefixed " +
-				"with x (1234067 is x001/x234/067). Anything else is a 400.",
-			Schema: &huma.Schema{Type: huma.TypeString, MinLength: ptr(3)}}}},
-		"application/octet-stream", &huma.Schema{Type: huma.TypeString, Format: "binary"}, 400, 404, 503)
+	tile := func(path, id string, params ...*huma.Param) {
+		b.public(&huma.Operation{Method: http.MethodGet, Path: path, OperationID: id, Tags: []string{"integrity"},
+			Summary: "A hash tile of the Merkle tree (C2SP tlog-tiles, public)",
+			Description: "The hashes of tree level 8L, indexes 256N to 256N+W-1, 32 bytes each, concatenated: tile L/N " +
+				"(full, W = 256, never changes: Cache-Control immutable) or L/N.p/W (partial, W from 1 to 255, short cache). " +
+				"Tiles are served up to the committed tree, which may be ahead of the latest checkpoint; fetch the ones " +
+				"a checkpoint you hold covers. A tile beyond the tree is a 404; entry bundles (tile/entries/...) are not served (404). " +
+				"In cluster mode each shard has its own tiles: /shards/{shard}/tile/... (or ?shard=k).",
+			Parameters: append(params, &huma.Param{Name: "path", In: "path", Required: true,
+				Description: "<L>/<N>[.p/<W>], slashes unescaped: L from 0 to 7, N in 3-digit groups all but the last prefixed " +
+					"with x (1234067 is x001/x234/067). Anything else is a 400.",
+				Schema: &huma.Schema{Type: huma.TypeString, MinLength: ptr(3)}})},
+			"application/octet-stream", &huma.Schema{Type: huma.TypeString, Format: "binary"}, 400, 404, 503)
+	}
+	tile("/tile/{path}", "getTile", shard)
+	tile("/shards/{shard}/tile/{path}", "getShardTile", shardPath())
+}
+
+// shardPath is the {shard} path parameter of the per-shard routes.
+func shardPath() *huma.Param {
+	return &huma.Param{Name: "shard", In: "path", Required: true, Description: "The shard, from 0.",
+		Schema: &huma.Schema{Type: huma.TypeInteger, Minimum: ptr(0.0)}}
 }
 
 // addWithBody describes an authenticated operation whose success answer is not JSON.

@@ -28,6 +28,9 @@ func (s *Server) routes() {
 	s.handle("GET /v1/checkpoint/consistency", http.HandlerFunc(s.consistency))
 	// Public: the tree's hashes as C2SP tlog-tiles, for clients that verify on their own.
 	s.handle("GET /tile/{path...}", http.HandlerFunc(s.tile))
+	// The same per shard, under the prefix a tlog-tiles client of one shard's log uses.
+	s.handle("GET /shards/{shard}/checkpoint", http.HandlerFunc(s.checkpoint))
+	s.handle("GET /shards/{shard}/tile/{path...}", http.HandlerFunc(s.tile))
 
 	// Public: the API description, probes and metrics.
 	s.handle("GET /openapi.json", http.HandlerFunc(s.serveOpenAPI))

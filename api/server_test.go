@@ -79,8 +79,8 @@ func mustServer(t testing.TB, opts ...func(*api.Config)) *testServer {
 	}
 	cfg := api.Config{
 		Store: store, Writer: seq, Metrics: metrics, Now: func() time.Time { return now },
-		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Integrity: integrity.NewCheckpointer(store, key, testOrigin, ticking(now)),
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logs:   api.OneLog(integrity.NewCheckpointer(store, key, testOrigin, ticking(now)), store),
 	}
 	for _, o := range opts {
 		o(&cfg)

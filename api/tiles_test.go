@@ -42,7 +42,7 @@ func tileServer(t *testing.T, store tileStore) *testServer {
 		t.Fatal(err)
 	}
 	srv, err := api.New(api.Config{Store: store, Writer: storetest.Writer(t, store), Now: func() time.Time { return now },
-		Integrity: integrity.NewCheckpointer(store, key, testOrigin, ticking(now))})
+		Logs: api.OneLog(integrity.NewCheckpointer(store, key, testOrigin, ticking(now)), store)})
 	if err != nil {
 		t.Fatal(err)
 	}

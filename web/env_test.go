@@ -74,7 +74,7 @@ func newEnv(t testing.TB, opts ...func(*web.Config)) *env {
 		t.Fatal(err)
 	}
 	apiSrv, err := api.New(api.Config{Store: store, Writer: seq, Now: clk.Now, Logger: logger,
-		Integrity: integrity.NewCheckpointer(store, key, "auditlog.test/web", clk.Now)})
+		Logs: api.OneLog(integrity.NewCheckpointer(store, key, "auditlog.test/web", clk.Now), store)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,7 +105,7 @@ func (s *Server) Start() {
 		s.tb.Fatal(err)
 	}
 	server, err := api.New(api.Config{Store: store, Writer: seq, Logger: logger, Metrics: metrics,
-		Integrity: integrity.NewCheckpointer(store, key, "auditlog.test/client", nil)})
+		Logs: api.OneLog(integrity.NewCheckpointer(store, key, "auditlog.test/client", nil), store)})
 	if err != nil {
 		s.tb.Fatal(err)
 	}

@@ -30,6 +30,7 @@ type Cluster struct {
 	routes []int // cluster ports
 	mu     sync.Mutex
 	procs  []*exec.Cmd
+	exited []chan struct{} // closed when node i's process has exited
 	logs   []*bytes.Buffer
 }
 
@@ -63,6 +64,7 @@ func Start(tb testing.TB, n int) *Cluster {
 		c.routes = append(c.routes, freePort(tb))
 	}
 	c.procs = make([]*exec.Cmd, n)
+	c.exited = make([]chan struct{}, n)
 	c.logs = make([]*bytes.Buffer, n)
 	for i := range n {
 		c.start(i)
@@ -110,25 +112,28 @@ func (c *Cluster) start(i int) {
 	if err := cmd.Start(); err != nil {
 		c.tb.Fatalf("natstest: start node %d: %v", i, err)
 	}
+	exited := make(chan struct{})
 	c.mu.Lock()
-	c.procs[i], c.logs[i] = cmd, buf
+	c.procs[i], c.logs[i], c.exited[i] = cmd, buf, exited
 	c.mu.Unlock()
-	go cmd.Wait()
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
 }
 
 // Kill kills node i with SIGKILL (its storage stays for Restart).
 func (c *Cluster) Kill(i int) {
 	c.mu.Lock()
-	p := c.procs[i]
+	p, exited := c.procs[i], c.exited[i]
 	c.procs[i] = nil
 	c.mu.Unlock()
 	if p != nil && p.Process != nil {
 		p.Process.Signal(syscall.SIGKILL)
-		for range 100 {
-			if p.ProcessState != nil || !alive(c.ports[i]) {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			c.tb.Errorf("natstest: node %d did not exit after SIGKILL", i)
 		}
 	}
 }
@@ -163,28 +168,63 @@ func (c *Cluster) Stop() {
 	}
 }
 
-// WaitReady waits until JetStream answers through the cluster (a meta leader is elected).
+// WaitReady waits until JetStream answers on every running node (each has
+// joined the meta group) and an R-size stream can be placed.
 func (c *Cluster) WaitReady(timeout time.Duration) {
 	c.tb.Helper()
 	deadline := time.Now().Add(timeout)
 	var last error
 	for time.Now().Before(deadline) {
-		nc, err := nats.Connect(c.URLs(), nats.Timeout(time.Second))
-		if err == nil {
-			js, jerr := nc.JetStream()
-			if jerr == nil {
-				_, jerr = js.AccountInfo(nats.MaxWait(time.Second))
-			}
-			nc.Close()
-			if jerr == nil {
-				return
-			}
-			err = jerr
+		if last = c.ready(); last == nil {
+			return
 		}
-		last = err
 		time.Sleep(100 * time.Millisecond)
 	}
 	c.tb.Fatalf("natstest: JetStream not ready after %s: %v\n%s", timeout, last, c.Log(0))
+}
+
+// ready checks JetStream on every running node, then places (and deletes) a
+// probe stream with as many replicas as there are running nodes.
+func (c *Cluster) ready() error {
+	running := 0
+	for i := range c.ports {
+		c.mu.Lock()
+		up := c.procs[i] != nil
+		c.mu.Unlock()
+		if !up {
+			continue
+		}
+		running++
+		if err := c.probe(c.URL(i), 0); err != nil {
+			return fmt.Errorf("node %d: %w", i, err)
+		}
+	}
+	return c.probe(c.URLs(), min(running, 3))
+}
+
+// probe asks JetStream for the account info through url and, when replicas
+// is positive, creates and deletes a stream of that many replicas.
+func (c *Cluster) probe(url string, replicas int) error {
+	nc, err := nats.Connect(url, nats.Timeout(time.Second))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := nc.JetStream(nats.MaxWait(2 * time.Second))
+	if err != nil {
+		return err
+	}
+	if _, err := js.AccountInfo(); err != nil {
+		return err
+	}
+	if replicas == 0 {
+		return nil
+	}
+	name := fmt.Sprintf("NATSTEST_PROBE_%d", time.Now().UnixNano())
+	if _, err := js.AddStream(&nats.StreamConfig{Name: name, Subjects: []string{"natstest.probe." + name}, Replicas: replicas, Storage: nats.MemoryStorage}); err != nil {
+		return err
+	}
+	return js.DeleteStream(name)
 }
 
 func alive(port int) bool {

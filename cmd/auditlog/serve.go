@@ -146,7 +146,7 @@ func (m *Main) Start(ctx context.Context) error {
 	}
 	server, err := api.New(api.Config{
 		Store: store, Writer: m.seq, Logger: m.Logger, Now: m.Now, Metrics: metrics, RateLimit: m.RateLimit,
-		Integrity: ckpt, RequestTimeout: m.RequestTimeout,
+		Logs: api.OneLog(ckpt, store), RequestTimeout: m.RequestTimeout,
 	})
 	if err != nil {
 		return m.fail(fmt.Errorf("serve: %w", err))
@@ -165,7 +165,7 @@ func (m *Main) Start(ctx context.Context) error {
 		return m.fail(fmt.Errorf("serve: %w", err))
 	}
 	mux := http.NewServeMux()
-	for _, p := range []string{"/v1/", "/tile/", "/openapi.json", "/healthz", "/readyz", "/metrics"} {
+	for _, p := range []string{"/v1/", "/tile/", "/shards/", "/openapi.json", "/healthz", "/readyz", "/metrics"} {
 		mux.Handle(p, server.Handler())
 	}
 	mux.Handle("/", m.dash) // the dashboard owns everything else

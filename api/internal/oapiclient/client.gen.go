@@ -140,6 +140,12 @@ func (e ListAuditLogsParamsRange) Valid() bool {
 	}
 }
 
+// AcceptedResult defines model for AcceptedResult.
+type AcceptedResult struct {
+	// Ids The accepted events' ids, in the order sent; each will be committed exactly once.
+	Ids []string `json:"ids"`
+}
+
 // Entry One audited mutation, as stored: immutable, served as the canonical bytes committed.
 type Entry struct {
 	// Action Stable action id, resource.verb or resource.sub.verb.
@@ -460,7 +466,7 @@ type ClientInterface interface {
 
 	// WriteAuditLogsWithBody Record one event or a batch (writer tokens only)
 	//
-	// Body: one event, or {"events": [...]} with 1 to 1000 events. A batch is stored whole or not at all. Metadata is redacted and ip anonymized before storage. The same id with the same content is a no-op (answered with the stored entry); with other content, a 409.
+	// Body: one event, or {"events": [...]} with 1 to 1000 events. A batch is stored whole or not at all. Metadata is redacted and ip anonymized before storage. The same id with the same content is a no-op (answered with the stored entry); with other content, a 409. In cluster mode the answer is 202 with the ids when the events are durable in the replicated stream but their commit took longer than a short deadline: they will be committed exactly once, and a 202 is an acknowledgement like a 201.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -469,7 +475,7 @@ type ClientInterface interface {
 
 	// WriteAuditLogs Record one event or a batch (writer tokens only)
 	//
-	// Body: one event, or {"events": [...]} with 1 to 1000 events. A batch is stored whole or not at all. Metadata is redacted and ip anonymized before storage. The same id with the same content is a no-op (answered with the stored entry); with other content, a 409.
+	// Body: one event, or {"events": [...]} with 1 to 1000 events. A batch is stored whole or not at all. Metadata is redacted and ip anonymized before storage. The same id with the same content is a no-op (answered with the stored entry); with other content, a 409. In cluster mode the answer is 202 with the ids when the events are durable in the replicated stream but their commit took longer than a short deadline: they will be committed exactly once, and a 202 is an acknowledgement like a 201.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -503,7 +509,7 @@ func (c *Client) ListAuditLogs(ctx context.Context, params *ListAuditLogsParams,
 
 // WriteAuditLogsWithBody Record one event or a batch (writer tokens only)
 //
-// Body: one event, or {"events": [...]} with 1 to 1000 events. A batch is stored whole or not at all. Metadata is redacted and ip anonymized before storage. The same id with the same content is a no-op (answered with the stored entry); with other content, a 409.
+// Body: one event, or {"events": [...]} with 1 to 1000 events. A batch is stored whole or not at all. Metadata is redacted and ip anonymized before storage. The same id with the same content is a no-op (answered with the stored entry); with other content, a 409. In cluster mode the answer is 202 with the ids when the events are durable in the replicated stream but their commit took longer than a short deadline: they will be committed exactly once, and a 202 is an acknowledgement like a 201.
 //
 // Takes any type of body and a specified content type.
 //
@@ -522,7 +528,7 @@ func (c *Client) WriteAuditLogsWithBody(ctx context.Context, contentType string,
 
 // WriteAuditLogs Record one event or a batch (writer tokens only)
 //
-// Body: one event, or {"events": [...]} with 1 to 1000 events. A batch is stored whole or not at all. Metadata is redacted and ip anonymized before storage. The same id with the same content is a no-op (answered with the stored entry); with other content, a 409.
+// Body: one event, or {"events": [...]} with 1 to 1000 events. A batch is stored whole or not at all. Metadata is redacted and ip anonymized before storage. The same id with the same content is a no-op (answered with the stored entry); with other content, a 409. In cluster mode the answer is 202 with the ids when the events are durable in the replicated stream but their commit took longer than a short deadline: they will be committed exactly once, and a 202 is an acknowledgement like a 201.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -859,7 +865,7 @@ type ClientWithResponsesInterface interface {
 
 	// WriteAuditLogsWithBodyWithResponse Record one event or a batch (writer tokens only)
 	//
-	// Body: one event, or {"events": [...]} with 1 to 1000 events. A batch is stored whole or not at all. Metadata is redacted and ip anonymized before storage. The same id with the same content is a no-op (answered with the stored entry); with other content, a 409.
+	// Body: one event, or {"events": [...]} with 1 to 1000 events. A batch is stored whole or not at all. Metadata is redacted and ip anonymized before storage. The same id with the same content is a no-op (answered with the stored entry); with other content, a 409. In cluster mode the answer is 202 with the ids when the events are durable in the replicated stream but their commit took longer than a short deadline: they will be committed exactly once, and a 202 is an acknowledgement like a 201.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -868,7 +874,7 @@ type ClientWithResponsesInterface interface {
 
 	// WriteAuditLogsWithResponse Record one event or a batch (writer tokens only)
 	//
-	// Body: one event, or {"events": [...]} with 1 to 1000 events. A batch is stored whole or not at all. Metadata is redacted and ip anonymized before storage. The same id with the same content is a no-op (answered with the stored entry); with other content, a 409.
+	// Body: one event, or {"events": [...]} with 1 to 1000 events. A batch is stored whole or not at all. Metadata is redacted and ip anonymized before storage. The same id with the same content is a no-op (answered with the stored entry); with other content, a 409. In cluster mode the answer is 202 with the ids when the events are durable in the replicated stream but their commit took longer than a short deadline: they will be committed exactly once, and a 202 is an acknowledgement like a 201.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1004,6 +1010,8 @@ type WriteAuditLogsResponse struct {
 	HTTPResponse *http.Response
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *WriteResult
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *AcceptedResult
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *ErrorResponse
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -1031,6 +1039,11 @@ type WriteAuditLogsResponse struct {
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
 func (r WriteAuditLogsResponse) GetJSON201() *WriteResult {
 	return r.JSON201
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r WriteAuditLogsResponse) GetJSON202() *AcceptedResult {
+	return r.JSON202
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -1228,7 +1241,7 @@ func (c *ClientWithResponses) ListAuditLogsWithResponse(ctx context.Context, par
 
 // WriteAuditLogsWithBodyWithResponse Record one event or a batch (writer tokens only)
 //
-// Body: one event, or {"events": [...]} with 1 to 1000 events. A batch is stored whole or not at all. Metadata is redacted and ip anonymized before storage. The same id with the same content is a no-op (answered with the stored entry); with other content, a 409.
+// Body: one event, or {"events": [...]} with 1 to 1000 events. A batch is stored whole or not at all. Metadata is redacted and ip anonymized before storage. The same id with the same content is a no-op (answered with the stored entry); with other content, a 409. In cluster mode the answer is 202 with the ids when the events are durable in the replicated stream but their commit took longer than a short deadline: they will be committed exactly once, and a 202 is an acknowledgement like a 201.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -1243,7 +1256,7 @@ func (c *ClientWithResponses) WriteAuditLogsWithBodyWithResponse(ctx context.Con
 
 // WriteAuditLogsWithResponse Record one event or a batch (writer tokens only)
 //
-// Body: one event, or {"events": [...]} with 1 to 1000 events. A batch is stored whole or not at all. Metadata is redacted and ip anonymized before storage. The same id with the same content is a no-op (answered with the stored entry); with other content, a 409.
+// Body: one event, or {"events": [...]} with 1 to 1000 events. A batch is stored whole or not at all. Metadata is redacted and ip anonymized before storage. The same id with the same content is a no-op (answered with the stored entry); with other content, a 409. In cluster mode the answer is 202 with the ids when the events are durable in the replicated stream but their commit took longer than a short deadline: they will be committed exactly once, and a 202 is an acknowledgement like a 201.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -1389,6 +1402,13 @@ func ParseWriteAuditLogsResponse(rsp *http.Response) (*WriteAuditLogsResponse, e
 			return nil, err
 		}
 		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest AcceptedResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest ErrorResponse
