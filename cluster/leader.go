@@ -242,7 +242,10 @@ func (s *Sequencers) lead(k int, l *lease) {
 	defer s.setLeading(k, false)
 	log.Info("leading the shard", "applied", applied)
 	ck := s.checkpoints(ctx, k, log)
-	defer ck.Wait()
+	defer func() {
+		cancel() // ends the checkpoint loop
+		ck.Wait()
+	}()
 	wait := newBackoff()
 	for ctx.Err() == nil {
 		err := s.consume(ctx, k, l.epoch, store, &applied, log, &ck.dirty)
