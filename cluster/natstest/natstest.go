@@ -30,6 +30,7 @@ type Cluster struct {
 	routes []int // cluster ports
 	mu     sync.Mutex
 	procs  []*exec.Cmd
+	exited map[*exec.Cmd]chan struct{} // closed when the process was waited for
 	logs   []*bytes.Buffer
 }
 
@@ -112,8 +113,13 @@ func (c *Cluster) start(i int) {
 	}
 	c.mu.Lock()
 	c.procs[i], c.logs[i] = cmd, buf
+	if c.exited == nil {
+		c.exited = map[*exec.Cmd]chan struct{}{}
+	}
+	exited := make(chan struct{})
+	c.exited[cmd] = exited
 	c.mu.Unlock()
-	go cmd.Wait()
+	go func() { cmd.Wait(); close(exited) }()
 }
 
 // Kill kills node i with SIGKILL (its storage stays for Restart).
@@ -121,14 +127,20 @@ func (c *Cluster) Kill(i int) {
 	c.mu.Lock()
 	p := c.procs[i]
 	c.procs[i] = nil
+	exited := c.exited[p]
+	delete(c.exited, p)
 	c.mu.Unlock()
 	if p != nil && p.Process != nil {
 		p.Process.Signal(syscall.SIGKILL)
 		for range 100 {
-			if p.ProcessState != nil || !alive(c.ports[i]) {
+			select {
+			case <-exited:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if !alive(c.ports[i]) {
 				break
 			}
-			time.Sleep(20 * time.Millisecond)
 		}
 	}
 }
