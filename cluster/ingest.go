@@ -281,7 +281,7 @@ func (in *Ingest) publish(ctx context.Context, events []auditlog.Event) ([]audit
 			in.release(parts)
 			return nil, nil, nil, err
 		}
-		if max := in.nc.MaxPayload(); int64(len(body)) > max-1024 {
+		if max := in.nc.MaxPayload(); max > 0 && int64(len(body)) > max-1024 {
 			in.release(parts)
 			return nil, nil, nil, auditlog.Errorf(auditlog.ETooLarge, "the events of one shard take %d bytes encoded; the cluster takes at most %d: send smaller batches", len(body), max-1024)
 		}

@@ -127,9 +127,8 @@ func (tc *testCluster) waitCommitted(t *testing.T, n int, timeout time.Duration)
 // other content is a conflict; bad input is refused before anything is
 // published; every shard holds its own actors' entries once, seqs dense.
 func TestIngestCommitsExactlyOnce(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	tc := newTestCluster(t, 2)
+	ctx := tc.ctx
 	tc.startSequencers(t, "a")
 	in := tc.newIngest(t, 10*time.Second)
 	eventually(t, 10*time.Second, "ingest ready", func() bool { return in.Ready(ctx) == nil })
@@ -144,7 +143,8 @@ func TestIngestCommitsExactlyOnce(t *testing.T) {
 			t.Fatalf("batch %d: accepted %v, err %v; want entries (201)", b, accepted, err)
 		}
 		for i, e := range entries {
-			if e.ID != batch[i].ID || e.ActorID != batch[i].ActorID || len(e.Canonical) == 0 {
+			if e.ID != batch[i].ID || e.ActorID != batch[i].ActorID || len(e.Canonical) == 0 ||
+				e.IP == nil || *e.IP == "203.0.113.7" || e.Metadata["password"] == "hunter22" || fmt.Sprint(e.Metadata["replicas"]) != "3" {
 				t.Fatalf("batch %d: entry %d is %s of %s, sent %s", b, i, e.ID, e.ActorID, batch[i].ID)
 			}
 		}
@@ -212,9 +212,8 @@ func streamMessages(t *testing.T, js jetstream.JetStream) uint64 {
 // sequencer starts they are committed, exactly once, and Append (which
 // waits) returns stored entries.
 func TestIngestAcceptsWithoutSequencer(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	tc := newTestCluster(t, 2)
+	ctx := tc.ctx
 	in := tc.newIngest(t, 300*time.Millisecond)
 	var want []string
 	for b := range 3 {
@@ -262,9 +261,8 @@ func TestIngestAcceptsWithoutSequencer(t *testing.T) {
 // under another message id (as after the de-duplication window): the
 // sequencer commits it once, and the resend's waiter gets the entries.
 func TestMessagePublishedTwiceCommitsOnce(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	tc := newTestCluster(t, 1)
+	ctx := tc.ctx
 	js := jetstreamOf(t, tc.nc)
 	batch := events("dup", 5, 2)
 	in := tc.newIngest(t, 200*time.Millisecond)

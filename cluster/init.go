@@ -96,7 +96,11 @@ func Init(ctx context.Context, nc *nats.Conn, shards []string, opts InitOptions)
 	var state jetstream.KeyValue
 	for _, cfg := range buckets {
 		cfg.History, cfg.Replicas, cfg.Storage = 1, opts.Replicas, jetstream.FileStorage
-		kv, err := js.CreateOrUpdateKeyValue(ctx, cfg)
+		var kv jetstream.KeyValue
+		err := settling(ctx, func() (err error) {
+			kv, err = js.CreateOrUpdateKeyValue(ctx, cfg)
+			return err
+		})
 		if err != nil {
 			return ShardMap{}, unavailable("cluster.Init: bucket "+cfg.Bucket, err)
 		}
@@ -109,7 +113,10 @@ func Init(ctx context.Context, nc *nats.Conn, shards []string, opts InitOptions)
 		return ShardMap{}, err
 	}
 	for k := range m.Shards {
-		if _, err := js.CreateOrUpdateStream(ctx, StreamConfig(k, opts.Replicas, opts.MaxBytes)); err != nil {
+		if err := settling(ctx, func() error {
+			_, err := js.CreateOrUpdateStream(ctx, StreamConfig(k, opts.Replicas, opts.MaxBytes))
+			return err
+		}); err != nil {
 			return ShardMap{}, unavailable(fmt.Sprintf("cluster.Init: stream of shard %d", k), err)
 		}
 	}
@@ -254,4 +261,26 @@ func randomHex(n int) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// jsNoPeers is JetStream's "no suitable peers for placement": a cluster
+// that just started may not know all its peers yet.
+const jsNoPeers = 10005
+
+// settling runs fn again, for up to 15s, while the cluster is still
+// forming (no peers yet for the replicas asked).
+func settling(ctx context.Context, fn func() error) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := fn()
+		var apiErr *jetstream.APIError
+		if err == nil || !errors.As(err, &apiErr) || apiErr.ErrorCode != jsNoPeers || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }

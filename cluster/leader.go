@@ -299,16 +299,10 @@ func (s *Sequencers) checkpoints(ctx context.Context, k int, log *slog.Logger) *
 	c.Add(1)
 	go func() {
 		defer c.Done()
-		t := time.NewTicker(s.opts.CheckpointEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		failing := false
+		ticking(ctx, s.opts.CheckpointEvery, func() bool {
 			if !c.dirty.Swap(false) {
-				continue
+				return true
 			}
 			ckpt, err := s.sh.Checkpointer(k)
 			if err == nil {
@@ -318,9 +312,13 @@ func (s *Sequencers) checkpoints(ctx context.Context, k int, log *slog.Logger) *
 			}
 			if err != nil && ctx.Err() == nil {
 				c.dirty.Store(true)
-				log.Warn("cannot sign a checkpoint yet", "err", err)
+				if !failing { // once per outage, not every round
+					log.Warn("cannot sign a checkpoint yet; retrying", "err", err)
+				}
 			}
-		}
+			failing = err != nil
+			return true
+		})
 	}()
 	return c
 }
@@ -489,4 +487,20 @@ func (b *backoff) sleep(ctx context.Context) {
 	case <-t.C:
 	}
 	b.d = min(b.d*2, 5*time.Second)
+}
+
+// ticking calls fn every d until ctx ends or fn returns false.
+func ticking(ctx context.Context, d time.Duration, fn func() bool) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !fn() {
+			return
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/guaracloud/auditlog"
+	"github.com/guaracloud/auditlog/postgres/pgtest"
 )
 
 // node is one more cluster node: its own NATS connection and shard stores.
@@ -34,9 +35,8 @@ func (tc *testCluster) node(t *testing.T, name string) (*Sequencers, *Ingest) {
 // closes, the other takes it over at once, and every acknowledged id (201
 // or 202) is committed exactly once with dense seqs.
 func TestOneLeaderPerShardAndTakeover(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	tc := newTestCluster(t, 2)
+	ctx := tc.ctx
 	a, inA := tc.node(t, "a")
 	b, inB := tc.node(t, "b")
 	eventually(t, 10*time.Second, "a leader for each shard", func() bool {
@@ -119,9 +119,8 @@ func TestOneLeaderPerShardAndTakeover(t *testing.T) {
 // old leader's commits are refused, it steps down, and nothing more is
 // written to the shard while no lease is newer than that epoch.
 func TestOldEpochCannotCommit(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	tc := newTestCluster(t, 1)
+	ctx := tc.ctx
 	s := tc.startSequencers(t, "a")
 	in := tc.newIngest(t, 5*time.Second)
 	if _, err := in.Append(ctx, events("before", 3, 2)); err != nil {
@@ -160,9 +159,8 @@ func TestOldEpochCannotCommit(t *testing.T) {
 // committing, a lease with a newer epoch is taken and fences the shard, and
 // writes go on committing exactly once.
 func TestLeaseLostStepsDown(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	tc := newTestCluster(t, 1)
+	ctx := tc.ctx
 	tc.startSequencers(t, "a")
 	in := tc.newIngest(t, 5*time.Second)
 	if _, err := in.Append(ctx, events("one", 2, 2)); err != nil {
@@ -185,4 +183,55 @@ func TestLeaseLostStepsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	tc.checkExactlyOnce(t, []string{"one-0", "one-1", "two-0", "two-1"})
+}
+
+// TestShardDatabaseDownBacklogCommits stops one shard's database (its
+// connections refused) under writes: writes keep being acknowledged (202
+// for that shard), the other shard keeps committing and answering, and the
+// backlog commits exactly once when the database returns.
+func TestShardDatabaseDownBacklogCommits(t *testing.T) {
+	tc := newTestCluster(t, 2)
+	ctx := tc.ctx
+	proxy := pgtest.NewProxy(t, "127.0.0.1:5432")
+	node := *tc // the node reaches shard 1 through the proxy
+	node.m.Shards = []string{tc.m.Shards[0], proxy.Through(tc.m.Shards[1])}
+	node.shards = node.openShards(t)
+	node.startSequencers(t, "a")
+	in := node.newIngest(t, 500*time.Millisecond)
+	actor := map[int]string{}
+	for i := 0; len(actor) < 2; i++ {
+		a := fmt.Sprintf("usr_%d", i)
+		if _, ok := actor[tc.m.ShardOf(a)]; !ok {
+			actor[tc.m.ShardOf(a)] = a
+		}
+	}
+	var want []string
+	write := func(prefix string) ([]auditlog.Entry, []string) {
+		t.Helper()
+		batch := []auditlog.Event{event(prefix+"-0", actor[0]), event(prefix+"-1", actor[1])}
+		entries, accepted, err := in.Accept(ctx, batch)
+		if err != nil {
+			t.Fatalf("%s: %v", prefix, err)
+		}
+		want = append(want, prefix+"-0", prefix+"-1")
+		return entries, accepted
+	}
+	if entries, _ := write("up"); entries == nil {
+		t.Fatal("with both shards up the write was not committed in time")
+	}
+	proxy.Down()
+	for i := range 5 {
+		if entries, accepted := write(fmt.Sprintf("down%d", i)); entries != nil || len(accepted) != 2 {
+			t.Fatalf("shard 1 down: entries %v, accepted %v; want 202", entries, accepted)
+		}
+		only0, _, err := in.Accept(ctx, []auditlog.Event{event(fmt.Sprintf("zero%d", i), actor[0])})
+		if err != nil || len(only0) != 1 {
+			t.Fatalf("a write to shard 0 while shard 1 is down: %v, %v", only0, err)
+		}
+		want = append(want, fmt.Sprintf("zero%d", i))
+		time.Sleep(300 * time.Millisecond)
+	}
+	proxy.Restore()
+	tc.waitCommitted(t, len(want), 15*time.Second)
+	tc.checkExactlyOnce(t, want)
 }

@@ -48,14 +48,7 @@ func acquire(ctx context.Context, kv jetstream.KeyValue, k int, node string, ttl
 func (l *lease) keep(ctx context.Context, lost func(reason string)) {
 	every := l.ttl / 4
 	lastOK := time.Now()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	ticking(ctx, every, func() bool {
 		start := time.Now()
 		rctx, cancel := context.WithTimeout(ctx, every)
 		rev, err := l.kv.Update(rctx, l.key, l.node, l.rev)
@@ -64,15 +57,16 @@ func (l *lease) keep(ctx context.Context, lost func(reason string)) {
 		case err == nil:
 			l.rev, lastOK = rev, start
 		case ctx.Err() != nil:
-			return
+			return false
 		case errors.Is(err, jetstream.ErrKeyRevisionMismatch):
 			lost("another node holds the lease")
-			return
+			return false
 		case time.Since(lastOK) >= l.ttl*3/4:
 			lost("the lease could not be renewed in time")
-			return
+			return false
 		}
-	}
+		return true
+	})
 }
 
 // release deletes the lease if it is still this holder's, so another node takes over at once.

@@ -17,6 +17,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // testCluster is a 3-node NATS cluster, n fresh shard databases and an
 // initialised audit log cluster on them.
 type testCluster struct {
+	ctx    context.Context // the test's deadline
 	nats   *natstest.Cluster
 	nc     *nats.Conn
 	m      ShardMap
@@ -27,7 +28,9 @@ type testCluster struct {
 // newTestCluster starts NATS, makes the shard databases and runs Init.
 func newTestCluster(t *testing.T, n int) *testCluster {
 	t.Helper()
-	tc := &testCluster{nats: natstest.Start(t, 3)}
+	tctx, tcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(tcancel)
+	tc := &testCluster{ctx: tctx, nats: natstest.Start(t, 3)}
 	tc.nc = connect(t, tc.nats)
 	dsns := make([]string, n)
 	for i := range dsns {
@@ -92,8 +95,10 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 
 // event returns a valid event of actor with the given id.
 func event(id, actor string) auditlog.Event {
+	ip, ua := "203.0.113.7", "curl/8.5"
 	return auditlog.Event{ID: id, Action: "service.update", ResourceType: "service", ResourceID: "svc_" + id,
-		ActorID: actor, Outcome: auditlog.Success}
+		ActorID: actor, Outcome: auditlog.Success, IP: &ip, UserAgent: &ua,
+		Metadata: map[string]any{"replicas": 3.0, "password": "hunter22", "tags": []any{"a", "b"}}}
 }
 
 // events returns n events over actors actors, ids prefix-0...
