@@ -33,7 +33,7 @@ type rig struct {
 func newRig(t *testing.T, dsns []string, open ...int) *rig {
 	t.Helper()
 	c := natstest.Start(t, 1)
-	g := &rig{state: openState(t, connect(t, c.URL(0)), 1)}
+	g := &rig{state: openState(t, connectURL(t, c.URL(0)), 1)}
 	master := make([]byte, 32)
 	for i := range master {
 		master[i] = byte(i)

@@ -15,8 +15,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// connect opens a NATS connection closed when the test ends.
-func connect(t *testing.T, url string) *nats.Conn {
+// connectURL opens a NATS connection to url, closed when the test ends.
+func connectURL(t *testing.T, url string) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
 	if err != nil {
@@ -64,8 +64,8 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) ti
 // and requires the second to refuse it within a second.
 func TestTokensAreSharedAndRevokedEverywhere(t *testing.T) {
 	c := natstest.Start(t, 3)
-	a := openState(t, connect(t, c.URL(0)), 3)
-	b := openState(t, connect(t, c.URL(1)), 3)
+	a := openState(t, connectURL(t, c.URL(0)), 3)
+	b := openState(t, connectURL(t, c.URL(1)), 3)
 	ctx := context.Background()
 	now := time.Date(2026, 12, 1, 10, 0, 0, 123456789, time.UTC)
 
@@ -86,7 +86,7 @@ func TestTokensAreSharedAndRevokedEverywhere(t *testing.T) {
 		t.Fatalf("duplicate id: %v, want conflict", err)
 	}
 	// The bucket holds the hash in hex, never the secret.
-	kv, _ := mustJS(t, connect(t, c.URL(2))).KeyValue(ctx, TokenBucket)
+	kv, _ := mustJS(t, connectURL(t, c.URL(2))).KeyValue(ctx, TokenBucket)
 	raw, err := kv.Get(ctx, tok.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +134,7 @@ func TestTokensAreSharedAndRevokedEverywhere(t *testing.T) {
 		}
 	}
 	// A node started later loads the current values before OpenState returns.
-	late := openState(t, connect(t, c.URL(2)), 3)
+	late := openState(t, connectURL(t, c.URL(2)), 3)
 	got, err = late.TokenByID(ctx, tok.ID)
 	if err != nil || got.RevokedAt == nil {
 		t.Fatalf("late node: %+v, %v", got, err)
@@ -157,8 +157,8 @@ func mustJS(t *testing.T, nc *nats.Conn) jetstream.JetStream {
 // bytes (even when both create it at once) and see each other's project owners.
 func TestSecretsAndOwnersAreShared(t *testing.T) {
 	c := natstest.Start(t, 1)
-	a := openState(t, connect(t, c.URL(0)), 1)
-	b := openState(t, connect(t, c.URL(0)), 1)
+	a := openState(t, connectURL(t, c.URL(0)), 1)
+	b := openState(t, connectURL(t, c.URL(0)), 1)
 	ctx := context.Background()
 
 	var wg sync.WaitGroup
@@ -220,7 +220,7 @@ func TestSecretsAndOwnersAreShared(t *testing.T) {
 // not hang.
 func TestStateUnavailableWithoutNATS(t *testing.T) {
 	c := natstest.Start(t, 1)
-	nc := connect(t, c.URL(0))
+	nc := connectURL(t, c.URL(0))
 	s := openState(t, nc, 1)
 	ctx := context.Background()
 	_, tok, _ := auditlog.NewToken(auditlog.UserToken, "user_ana", time.Now())

@@ -20,20 +20,36 @@ import (
 // returns an error nothing it was given is acknowledged.
 func (s *Store) Commit(ctx context.Context, batches [][]auditlog.Pending, receivedAt time.Time) (_ []auditlog.CommitResult, err error) {
 	defer classify(&err)
-	if err := s.ensurePartitions(ctx, batches, receivedAt); err != nil {
+	results, err := s.commit(ctx, batches, receivedAt, nil)
+	if err != nil {
 		return nil, fmt.Errorf("postgres.Commit: %w", err)
+	}
+	return results, nil
+}
+
+// commit runs one group commit; before planning it, inside the same
+// transaction, guard (when not nil) may check and update other rows (the
+// cluster's fenced stream position) and refuse the commit.
+func (s *Store) commit(ctx context.Context, batches [][]auditlog.Pending, receivedAt time.Time, guard func(context.Context, pgx.Tx) error) ([]auditlog.CommitResult, error) {
+	if err := s.ensurePartitions(ctx, batches, receivedAt); err != nil {
+		return nil, err
 	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("postgres.Commit: %w", err)
+		return nil, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	if guard != nil {
+		if err := guard(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
 	results, err := sequencer.CommitGroup(ctx, &commitTx{tx: tx}, batches, receivedAt)
 	if err != nil {
-		return nil, fmt.Errorf("postgres.Commit: %w", err)
+		return nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("postgres.Commit: %w", err)
+		return nil, err
 	}
 	return results, nil
 }

@@ -126,8 +126,9 @@ var runtimeGrants = []struct{ privileges, object string }{
 	{"SELECT, INSERT, UPDATE", "TABLE projects"},
 	{"SELECT, INSERT, UPDATE", "TABLE tokens"}, // revocation
 	{"SELECT, INSERT", "TABLE secrets"},
-	{"SELECT, UPDATE", "TABLE write_probe"}, // readiness proves commits can succeed by updating its one row
-	{"SELECT", "TABLE schema_migrations"},   // Open checks that nothing is pending
+	{"SELECT, UPDATE", "TABLE write_probe"},      // readiness proves commits can succeed by updating its one row
+	{"SELECT, UPDATE", "TABLE cluster_position"}, // cluster mode: the fence epoch and applied stream seq (a trigger keeps both from going back)
+	{"SELECT", "TABLE schema_migrations"},        // Open checks that nothing is pending
 	{"EXECUTE", "FUNCTION auditlog_create_partition(integer, integer)"},
 }
 

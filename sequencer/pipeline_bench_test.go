@@ -52,7 +52,7 @@ func BenchmarkPipeline(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		pending, _, err := prepare(decoded, now)
+		pending, _, err := Prepare(decoded, now)
 		if err != nil {
 			b.Fatal(err)
 		}

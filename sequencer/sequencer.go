@@ -67,7 +67,7 @@ func New(store auditlog.Appender, opts Options) *Sequencer {
 // Append stores the events as one batch, whole or not at all, and returns the
 // stored entries in the same order (existing ones for idempotent resends).
 func (s *Sequencer) Append(ctx context.Context, events []auditlog.Event) ([]auditlog.Entry, error) {
-	pending, index, err := prepare(events, s.opts.Now())
+	pending, index, err := Prepare(events, s.opts.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -172,10 +172,10 @@ func (s *Sequencer) commit(group []*request, events int) {
 	}
 }
 
-// prepare validates, normalizes and redacts a batch, fingerprints each event,
+// Prepare validates, normalizes and redacts a batch, fingerprints each event,
 // then fills in default ids and times. Repeats of one id with the same
 // content collapse into one pending event; index maps each event to it.
-func prepare(events []auditlog.Event, now time.Time) ([]auditlog.Pending, []int, error) {
+func Prepare(events []auditlog.Event, now time.Time) ([]auditlog.Pending, []int, error) {
 	if len(events) == 0 {
 		return nil, nil, auditlog.ParamError("events", "a batch needs at least one event")
 	}

@@ -36,7 +36,7 @@ func Unavailable(t *testing.T, broken any, timeout time.Duration) {
 		ResourceType: "service", ResourceID: "svc_api", ActorID: "usr_ana", Outcome: auditlog.Success, OccurredAt: Base}}
 	values := map[reflect.Type]reflect.Value{}
 	for _, v := range []any{
-		"usr_ana", 10, int64(0), uint64(1), Base, tok,
+		"usr_ana", 10, int64(0), uint64(1), Base, tok, []string{"evt-unavailable"},
 		auditlog.UserScope("usr_ana"), auditlog.Query{Limit: 10}, auditlog.Filter{},
 		[][]auditlog.Pending{{pending}},
 		integrity.Checkpoint{Size: 1, Root: make([]byte, 32), Note: []byte("note\n"), CreatedAt: Base},
