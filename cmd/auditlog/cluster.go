@@ -99,6 +99,14 @@ func (m *Main) startClusterBackend(ctx context.Context, metrics *api.Metrics) er
 	}
 	m.node = n
 	m.reads, m.writer, m.logs = n.reader, n.ingest, clusterLogs{n.shards}
+	// A write's part for one shard travels as one message: keep bodies
+	// within the NATS server's max_payload (1 MB unless configured; 8 MB
+	// is advised), with room for the fingerprints added to each event.
+	m.maxBody = min(api.DefaultMaxBodyBytes, n.nc.MaxPayload()-128<<10)
+	if m.maxBody < api.DefaultMaxBodyBytes {
+		m.Logger.Warn("write bodies are limited by the NATS server's max_payload; raise it to 8MB to accept the API's default 4 MiB",
+			"max_body_bytes", m.maxBody, "nats_max_payload", n.nc.MaxPayload())
+	}
 	return nil
 }
 

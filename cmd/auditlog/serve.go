@@ -53,9 +53,10 @@ type Main struct {
 	node       *clusterNode
 
 	// What the API and dashboard serve from, in either mode.
-	reads  api.Store
-	writer api.Writer
-	logs   api.Logs
+	maxBody int64 // the write body limit (0: api.DefaultMaxBodyBytes)
+	reads   api.Store
+	writer  api.Writer
+	logs    api.Logs
 
 	store logStore // single-node mode only
 	seq   *sequencer.Sequencer
@@ -159,7 +160,7 @@ func (m *Main) Start(ctx context.Context) error {
 	}
 	server, err := api.New(api.Config{
 		Store: m.reads, Writer: m.writer, Logger: m.Logger, Now: m.Now, Metrics: metrics, RateLimit: m.RateLimit,
-		Logs: m.logs, RequestTimeout: m.RequestTimeout,
+		Logs: m.logs, RequestTimeout: m.RequestTimeout, MaxBodyBytes: m.maxBody,
 	})
 	if err != nil {
 		return m.fail(fmt.Errorf("serve: %w", err))
