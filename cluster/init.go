@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/guaracloud/auditlog"
+	"github.com/guaracloud/auditlog/integrity"
 	"github.com/guaracloud/auditlog/postgres"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -29,8 +30,6 @@ const (
 	DefaultLeaseTTL = 5 * time.Second
 	// DuplicateWindow is how long a stream remembers message ids to drop a publish repeated within it.
 	DuplicateWindow = 2 * time.Minute
-	// defaultOriginPrefix starts the generated cluster origin.
-	defaultOriginPrefix = "auditlog.guara.cloud/"
 	// maxShards bounds the shard list.
 	maxShards = 1024
 )
@@ -41,7 +40,8 @@ type InitOptions struct {
 	Replicas int
 	// MaxBytes of each shard stream; 0 means DefaultMaxBytes.
 	MaxBytes int64
-	// Origin of the cluster's log; "" means "auditlog.guara.cloud/" and 8 random hex digits.
+	// Origin of the cluster's log; "" means integrity.OriginPrefix and 16
+	// random hex digits, as a single-node log's (shard k signs as Origin/shard-k).
 	Origin string
 	// LeaseTTL of the lease bucket; 0 means DefaultLeaseTTL. Every node's
 	// SequencerOptions.LeaseTTL must match it.
@@ -77,11 +77,11 @@ func Init(ctx context.Context, nc *nats.Conn, shards []string, opts InitOptions)
 		opts.Replicas = min(3, ClusterSize(nc))
 	}
 	if opts.Origin == "" {
-		suffix, err := randomHex(4)
+		suffix, err := randomHex(8)
 		if err != nil {
 			return ShardMap{}, fmt.Errorf("cluster.Init: %w", err)
 		}
-		opts.Origin = defaultOriginPrefix + suffix
+		opts.Origin = integrity.OriginPrefix + suffix
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/cluster/natstest"
+	"github.com/guaracloud/auditlog/integrity"
 	"github.com/guaracloud/auditlog/postgres/pgtest"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -46,7 +47,7 @@ func TestInitIsIdempotentAndTheMapFixed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Count() != 2 || !strings.HasPrefix(m.Origin, "auditlog.guara.cloud/") || len(m.Origin) != len("auditlog.guara.cloud/")+8 {
+	if m.Count() != 2 || !strings.HasPrefix(m.Origin, integrity.OriginPrefix) || len(m.Origin) != len(integrity.OriginPrefix)+16 {
 		t.Fatalf("map %+v", m)
 	}
 	for k := range 2 {

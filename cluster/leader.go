@@ -458,6 +458,9 @@ func (s *Sequencers) commit(ctx context.Context, k int, epoch int64, store *post
 		if r.Err != nil {
 			n.Failed = append(n.Failed, failure{Seq: seqs[i], Code: auditlog.ErrorCode(r.Err),
 				Message: auditlog.ErrorMessage(r.Err), Param: auditlog.ErrorParam(r.Err)})
+			// A writer answered 202 learns of it only here: keep a trace (never the content).
+			log.Warn("a stream message was refused at commit; its events are not stored",
+				"stream_seq", seqs[i], "code", auditlog.ErrorCode(r.Err), "param", auditlog.ErrorParam(r.Err))
 		}
 	}
 	for _, it := range group {

@@ -97,8 +97,13 @@ func (c *Cluster) start(i int) {
 			routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
 		}
 	}
+	// max_payload as docs/CLUSTER.md advises: a 4 MiB write body fits in one message.
+	conf := filepath.Join(c.dir, "nats.conf")
+	if err := os.WriteFile(conf, []byte("max_payload: 8MB\n"), 0o600); err != nil {
+		c.tb.Fatalf("natstest: %v", err)
+	}
 	args := []string{
-		"-n", fmt.Sprintf("n%d", i), "-a", "127.0.0.1", "-p", fmt.Sprint(c.ports[i]),
+		"-c", conf, "-n", fmt.Sprintf("n%d", i), "-a", "127.0.0.1", "-p", fmt.Sprint(c.ports[i]),
 		"-js", "-sd", filepath.Join(c.dir, fmt.Sprintf("n%d", i)),
 	}
 	if len(c.ports) > 1 {

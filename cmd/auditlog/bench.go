@@ -86,6 +86,7 @@ dropped afterwards (kept with --keep).`,
 	f.DurationVar(&timeout, "request-timeout", time.Minute, "the server's request deadline (serve's --request-timeout): long, so that a slow or loaded machine measures slowly instead of failing")
 	f.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run (server included) to this file")
 	f.StringVar(&profiled, "cpuprofile-workload", "", "with --cpuprofile: profile only this workload or baseline (W1...W6, raw, noop-W2, noop-W3, naive-1, naive-64)")
+	cmd.AddCommand(newBenchCluster())
 	return cmd
 }
 

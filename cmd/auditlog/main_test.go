@@ -66,7 +66,7 @@ func (ts *testServer) token(kind auditlog.TokenKind, user string) string {
 	if err != nil {
 		ts.t.Fatal(err)
 	}
-	if err := ts.Store().CreateToken(context.Background(), tok); err != nil {
+	if err := ts.reads.CreateToken(context.Background(), tok); err != nil {
 		ts.t.Fatal(err)
 	}
 	return secret

@@ -46,7 +46,19 @@ type Main struct {
 	ckptStop        context.CancelFunc
 	ckptDone        chan struct{}
 
-	store logStore
+	// Cluster mode (--nats): a stateless node of a sharded cluster.
+	NATS       string        // NATS URLs, comma-separated; "" for single-node
+	NodeID     string        // this node's name in leases and logs ("" for host-pid)
+	CommitWait time.Duration // how long a write waits for its commit before answering 202
+	node       *clusterNode
+
+	// What the API and dashboard serve from, in either mode.
+	maxBody int64 // the write body limit (0: api.DefaultMaxBodyBytes)
+	reads   api.Store
+	writer  api.Writer
+	logs    api.Logs
+
+	store logStore // single-node mode only
 	seq   *sequencer.Sequencer
 	dash  *web.Handler
 	srv   *http.Server
@@ -87,6 +99,9 @@ func newServe() *cobra.Command {
 	cmd.Flags().DurationVar(&m.RequestTimeout, "request-timeout", api.DefaultRequestTimeout, "deadline of every request, database calls included (503 unavailable past it); the export gets it per database call")
 	cmd.Flags().BoolVar(&m.Secure, "secure-cookies", false, "mark dashboard cookies Secure (set when a TLS proxy is in front)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "auto", "log format: auto (text on a terminal, else json), text or json")
+	cmd.Flags().StringVar(&m.NATS, "nats", "", "cluster mode: NATS URLs, comma-separated (no --db: the shard map comes from JetStream, see auditlog cluster init)")
+	cmd.Flags().StringVar(&m.NodeID, "node-id", "", "cluster mode: this node's name in sequencer leases and logs (default host-pid)")
+	cmd.Flags().DurationVar(&m.CommitWait, "commit-wait", 2*time.Second, "cluster mode: how long a write waits for its shard's commit before answering 202 (durable, committed later)")
 	cmd.Flags().StringVar(&m.SigningKey, "signing-key", "", "checkpoint signing key file (or key text), made on first start; default <db>.signing-key for SQLite, ./auditlog.signing-key for PostgreSQL (every server of one database must share it)")
 	return cmd
 }
@@ -119,7 +134,7 @@ func openStore(ctx context.Context, dsn string) (logStore, error) {
 	return sqlite.Open(ctx, dsn)
 }
 
-// Start opens the store, seeds the demo if asked, and starts serving.
+// Start opens the store (or joins the cluster), seeds the demo if asked, and starts serving.
 func (m *Main) Start(ctx context.Context) error {
 	if m.Logger == nil {
 		m.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
@@ -130,28 +145,27 @@ func (m *Main) Start(ctx context.Context) error {
 	if m.Now == nil {
 		m.Now = time.Now
 	}
-	store, err := openStore(ctx, m.DB)
-	if err != nil {
-		return fmt.Errorf("serve: %w", err)
-	}
-	m.store = store
 	if m.RequestTimeout <= 0 {
 		m.RequestTimeout = api.DefaultRequestTimeout
 	}
 	metrics := api.NewMetrics(prometheus.NewRegistry())
-	m.seq = sequencer.New(store, sequencer.Options{Now: m.Now, Observer: metrics, CommitTimeout: m.RequestTimeout})
-	ckpt, err := m.startCheckpoints(ctx)
+	var err error
+	if m.NATS != "" {
+		err = m.startClusterBackend(ctx, metrics)
+	} else {
+		err = m.startSingle(ctx, metrics)
+	}
 	if err != nil {
 		return m.fail(err)
 	}
 	server, err := api.New(api.Config{
-		Store: store, Writer: m.seq, Logger: m.Logger, Now: m.Now, Metrics: metrics, RateLimit: m.RateLimit,
-		Logs: api.OneLog(ckpt, store), RequestTimeout: m.RequestTimeout,
+		Store: m.reads, Writer: m.writer, Logger: m.Logger, Now: m.Now, Metrics: metrics, RateLimit: m.RateLimit,
+		Logs: m.logs, RequestTimeout: m.RequestTimeout, MaxBodyBytes: m.maxBody,
 	})
 	if err != nil {
 		return m.fail(fmt.Errorf("serve: %w", err))
 	}
-	m.dash, err = web.New(web.Config{Store: store, Logger: m.Logger, Now: m.Now, Secure: m.Secure, RequestTimeout: m.RequestTimeout})
+	m.dash, err = web.New(web.Config{Store: m.reads, Logger: m.Logger, Now: m.Now, Secure: m.Secure, RequestTimeout: m.RequestTimeout})
 	if err != nil {
 		return m.fail(fmt.Errorf("serve: %w", err))
 	}
@@ -183,14 +197,39 @@ func (m *Main) Start(ctx context.Context) error {
 		}
 		close(m.done)
 	}()
-	m.Logger.Info("listening", "addr", m.ln.Addr().String(), "db", storeKind(m.DB))
+	m.Logger.Info("listening", "addr", m.ln.Addr().String(), "db", m.storeKind())
 	if m.Demo {
 		m.printDemo()
 	}
 	return nil
 }
 
+// startSingle opens the one database (SQLite or PostgreSQL) of a single-node
+// server, its sequencer and its checkpoints.
+func (m *Main) startSingle(ctx context.Context, metrics *api.Metrics) error {
+	store, err := openStore(ctx, m.DB)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	m.store = store
+	m.seq = sequencer.New(store, sequencer.Options{Now: m.Now, Observer: metrics, CommitTimeout: m.RequestTimeout})
+	ckpt, err := m.startCheckpoints(ctx)
+	if err != nil {
+		return err
+	}
+	m.reads, m.writer, m.logs = store, m.seq, api.OneLog(ckpt, store)
+	return nil
+}
+
 // storeKind names the engine without echoing a DSN that may hold a password.
+func (m *Main) storeKind() string {
+	if m.NATS != "" {
+		return "cluster"
+	}
+	return storeKind(m.DB)
+}
+
+// storeKind names the engine of a --db value without echoing a DSN that may hold a password.
 func storeKind(dsn string) string {
 	if strings.HasPrefix(dsn, "postgres") {
 		return "postgres"
@@ -227,6 +266,9 @@ func (m *Main) Close(ctx context.Context) error {
 	if m.seq != nil {
 		errs = append(errs, m.seq.Close(ctx))
 	}
+	if m.node != nil {
+		errs = append(errs, m.node.close(ctx))
+	}
 	errs = append(errs, m.stopCheckpoints(ctx))
 	if m.store != nil {
 		errs = append(errs, m.store.Close())
@@ -236,12 +278,12 @@ func (m *Main) Close(ctx context.Context) error {
 
 // seedDemo writes the demo history once (an existing history is kept) and a token for the demo user.
 func (m *Main) seedDemo(ctx context.Context) error {
-	page, err := m.store.Query(ctx, auditlog.UserScope(demo.User), auditlog.Query{Limit: 1})
+	page, err := m.reads.Query(ctx, auditlog.UserScope(demo.User), auditlog.Query{Limit: 1})
 	if err != nil {
 		return fmt.Errorf("serve --demo: %w", err)
 	}
 	if len(page.Entries) == 0 {
-		if err := demo.Seed(ctx, m.seq, m.store, m.Now(), 400, 1); err != nil {
+		if err := demo.Seed(ctx, m.writer, m.reads, m.Now(), 400, 1); err != nil {
 			return fmt.Errorf("serve --demo: %w", err)
 		}
 		m.Logger.Info("demo history seeded", "entries", 400)
@@ -253,7 +295,7 @@ func (m *Main) seedDemo(ctx context.Context) error {
 func (m *Main) printDemo() {
 	secret, tok, err := auditlog.NewToken(auditlog.UserToken, demo.User, m.Now())
 	if err == nil {
-		err = m.store.CreateToken(context.Background(), tok)
+		err = m.reads.CreateToken(context.Background(), tok)
 	}
 	if err != nil {
 		m.Logger.Error("demo token", "err", err)

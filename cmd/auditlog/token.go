@@ -1,19 +1,23 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
 
 	"github.com/guaracloud/auditlog"
+	"github.com/guaracloud/auditlog/cluster"
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 )
 
 func newToken() *cobra.Command {
-	var db string
+	var db, natsURLs string
 	cmd := &cobra.Command{Use: "token", Short: "Create, list and revoke API tokens"}
 	cmd.PersistentFlags().StringVar(&db, "db", "./auditlog.db", "SQLite file, or a postgres:// URL (as for serve)")
+	cmd.PersistentFlags().StringVar(&natsURLs, "nats", "", "cluster mode: the cluster's NATS URLs, comma-separated (instead of --db; tokens are shared by every node)")
 
 	var user string
 	var writer bool
@@ -33,7 +37,7 @@ func newToken() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("token create: %w", err)
 			}
-			store, err := openStore(cmd.Context(), db)
+			store, err := openTokens(cmd.Context(), db, natsURLs)
 			if err != nil {
 				return fmt.Errorf("token create: %w", err)
 			}
@@ -54,7 +58,7 @@ func newToken() *cobra.Command {
 		Short: "List tokens (ids, kinds, users; never secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			store, err := openStore(cmd.Context(), db)
+			store, err := openTokens(cmd.Context(), db, natsURLs)
 			if err != nil {
 				return fmt.Errorf("token list: %w", err)
 			}
@@ -81,7 +85,7 @@ func newToken() *cobra.Command {
 		Short: "Revoke a token; requests with it are refused from then on",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := openStore(cmd.Context(), db)
+			store, err := openTokens(cmd.Context(), db, natsURLs)
 			if err != nil {
 				return fmt.Errorf("token revoke: %w", err)
 			}
@@ -109,4 +113,42 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// tokenStore is where `auditlog token` keeps tokens.
+type tokenStore interface {
+	auditlog.TokenStore
+	Close() error
+}
+
+// openTokens opens the token store: the cluster's (--nats), else the --db store.
+func openTokens(ctx context.Context, db, natsURLs string) (tokenStore, error) {
+	if natsURLs == "" {
+		return openStore(ctx, db)
+	}
+	nc, err := connectNATS(natsURLs, "auditlog token")
+	if err != nil {
+		return nil, err
+	}
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	state, err := cluster.OpenState(octx, nc, cluster.StateOptions{})
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return clusterTokens{state, nc}, nil
+}
+
+// clusterTokens is the cluster's token bucket and its NATS connection.
+type clusterTokens struct {
+	*cluster.State
+	nc *nats.Conn
+}
+
+// Close closes the state and the connection.
+func (c clusterTokens) Close() error {
+	c.State.Close()
+	c.nc.Close()
+	return nil
 }

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/guaracloud/auditlog"
+	"github.com/guaracloud/auditlog/cluster"
+	"github.com/guaracloud/auditlog/cluster/natstest"
+	"github.com/guaracloud/auditlog/postgres/pgtest"
+)
+
+// TestClusterMode runs the cluster commands end to end: cluster init (and
+// its refusal of another shard list), two serve --nats nodes in process,
+// tokens made with token create --nats, a write through one node read
+// through the other, per-shard checkpoints, keys and tiles, the admin trail
+// across shards, and verify --db on each shard.
+func TestClusterMode(t *testing.T) {
+	nats := natstest.Start(t, 3)
+	shards := []string{pgtest.NewEmptyDatabase(t, ""), pgtest.NewEmptyDatabase(t, "")}
+	if code, out, errOut := run(t, "cluster", "init", "--nats", nats.URLs(), "--shards", strings.Join(shards, ",")); code != 0 {
+		t.Fatalf("cluster init: %d %s %s", code, out, errOut)
+	}
+	if code, _, _ := run(t, "cluster", "init", "--nats", nats.URLs(), "--shards", strings.Join(shards, ",")); code != 0 {
+		t.Fatal("a second cluster init with the same shards failed: it must be idempotent")
+	}
+	if code, _, errOut := run(t, "cluster", "init", "--nats", nats.URLs(), "--shards", shards[0]); code == 0 || !strings.Contains(errOut, "fixed") {
+		t.Fatalf("cluster init with another shard list: exit %d, %s", code, errOut)
+	}
+	a := startMain(t, &Main{NATS: nats.URLs(), NodeID: "a"})
+	b := startMain(t, &Main{NATS: nats.URLs(), NodeID: "b"})
+
+	// Two actors on different shards, one project owned by the first.
+	actors := map[int]string{}
+	for i := 0; len(actors) < 2; i++ {
+		u := "usr_" + string(rune('a'+i))
+		if _, ok := actors[cluster.ShardOf(u, 2)]; !ok {
+			actors[cluster.ShardOf(u, 2)] = u
+		}
+	}
+	owner, other := actors[0], actors[1]
+	code, out, errOut := run(t, "token", "create", "--user", owner, "--nats", nats.URLs())
+	if code != 0 {
+		t.Fatalf("token create --nats: %d %s", code, errOut)
+	}
+	ownerToken := strings.SplitN(out, "\n", 2)[0]
+	if res := a.do("PUT", "/v1/projects/prj_shared", a.writer, map[string]string{"owner_id": owner}); res.Status != http.StatusOK {
+		t.Fatalf("PUT project: %d %s", res.Status, res.Body)
+	}
+	var ids []string
+	for i, actor := range []string{owner, other, owner, other} {
+		res := a.post(map[string]any{"action": "service.update", "resource_type": "service", "resource_id": "svc_1",
+			"actor_id": actor, "project_id": "prj_shared", "outcome": "success", "ip": "203.0.113.9"})
+		if res.Status != http.StatusCreated {
+			t.Fatalf("write %d: %d %s", i, res.Status, res.Body)
+		}
+		var w struct{ IDs []string }
+		json.Unmarshal(res.Body, &w)
+		ids = append(ids, w.IDs...)
+	}
+	if got := b.walk("/v1/audit-logs?limit=1", ownerToken); len(got) != 2 || got[0] != ids[2] || got[1] != ids[0] {
+		t.Fatalf("the owner's own entries through node b: %v, want [%s %s]", got, ids[2], ids[0])
+	}
+	if got := b.walk("/v1/projects/prj_shared/audit-logs?limit=1", ownerToken); len(got) != 4 {
+		t.Fatalf("the admin trail across both shards: %v", got)
+	}
+	wantError(t, b.do("GET", "/v1/audit-logs/"+ids[1], ownerToken, nil), http.StatusNotFound, auditlog.ENotFound, "")
+	if res := b.do("GET", "/v1/audit-logs/"+ids[0]+"/proof", ownerToken, nil); res.Status != http.StatusOK ||
+		!strings.Contains(string(res.Body), "/shard-0") {
+		t.Fatalf("proof through node b: %d %s", res.Status, res.Body)
+	}
+
+	// A 1,000-event batch of about 2 MB (over NATS's default max_payload of
+	// 1 MB, under the API's 4 MiB) is one message per shard.
+	big := make([]map[string]any, 1000)
+	for i := range big {
+		big[i] = map[string]any{"action": "service.update", "resource_type": "service", "resource_id": "svc_2",
+			"actor_id": "usr_bulk" + string(rune('a'+i%5)), "outcome": "success", "metadata": map[string]any{"note": strings.Repeat("x", 2000)}}
+	}
+	if res := b.do("POST", "/v1/audit-logs", b.writer, map[string]any{"events": big}); res.Status != http.StatusCreated && res.Status != http.StatusAccepted {
+		t.Fatalf("a 2 MB batch: %d %.300s", res.Status, res.Body)
+	}
+
+	// Each shard is its own log: its checkpoint, key and tiles.
+	wantError(t, a.do("GET", "/v1/checkpoint", "", nil), http.StatusBadRequest, auditlog.EInvalid, "shard")
+	for k := range 2 {
+		cp := a.do("GET", "/v1/checkpoint?shard="+string(rune('0'+k)), "", nil)
+		if cp.Status != http.StatusOK || !strings.Contains(string(cp.Body), "/shard-"+string(rune('0'+k))+"\n") {
+			t.Fatalf("shard %d checkpoint: %d %s", k, cp.Status, cp.Body)
+		}
+		if tile := b.do("GET", "/shards/"+string(rune('0'+k))+"/tile/0/000.p/2", "", nil); tile.Status != http.StatusOK || len(tile.Body) != 64 {
+			t.Fatalf("shard %d tile: %d, %d bytes", k, tile.Status, len(tile.Body))
+		}
+		key := a.do("GET", "/v1/checkpoint/key?shard="+string(rune('0'+k)), "", nil)
+		if code, out, errOut := run(t, "verify", "--db", shards[k], "--key", strings.TrimSpace(string(key.Body))); code != 0 {
+			t.Fatalf("verify --db shard %d: %d %s %s", k, code, out, errOut)
+		}
+	}
+	if res := a.do("GET", "/readyz", "", nil); res.Status != http.StatusOK {
+		t.Fatalf("readyz: %d %s", res.Status, res.Body)
+	}
+
+	// A token revoked through the CLI stops working on both nodes.
+	code, out, _ = run(t, "token", "list", "--nats", nats.URLs())
+	if code != 0 || !strings.Contains(out, owner) {
+		t.Fatalf("token list --nats: %d %s", code, out)
+	}
+	id := strings.Split(ownerToken, "_")[1]
+	if code, _, errOut := run(t, "token", "revoke", id, "--nats", nats.URLs()); code != 0 {
+		t.Fatalf("token revoke --nats: %d %s", code, errOut)
+	}
+	for _, n := range []*testServer{a, b} {
+		var status int
+		for range 100 {
+			if status = n.do("GET", "/v1/audit-logs", ownerToken, nil).Status; status == http.StatusUnauthorized {
+				break
+			}
+			waitABit()
+		}
+		if status != http.StatusUnauthorized {
+			t.Fatalf("a revoked token still answers %d on node %s", status, n.NodeID)
+		}
+	}
+}
+
+// waitABit sleeps 10ms, the poll interval of the cluster test.
+func waitABit() { time.Sleep(10 * time.Millisecond) }
