@@ -45,7 +45,7 @@ func StartNode(tb testing.TB, name, bin string, args ...string) *Node {
 	tb.Cleanup(func() {
 		n.Kill()
 		if tb.Failed() {
-			tb.Logf("node %s stderr (last 8 KiB):\n%s", n.name, tail(n.Logs(), 8<<10))
+			tb.Logf("node %s stderr, request lines left out (last 16 KiB):\n%s", n.name, tail(withoutRequests(n.Logs()), 16<<10))
 		}
 	})
 	n.Restart()
@@ -255,6 +255,17 @@ func (b *logBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.head.String() + b.rest.String()
+}
+
+// withoutRequests drops the per-request access log lines, which drown what a failure needs.
+func withoutRequests(logs string) string {
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(logs, "\n") {
+		if !strings.Contains(line, `"msg":"request"`) {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
 
 // tail returns the last n bytes of s.
