@@ -58,7 +58,18 @@ type shardWaiters struct {
 	failed  map[uint64]failure // refused messages, pruned to the last maxFailures
 	order   []uint64           // failed's keys, oldest first
 	waiters map[*waiter]struct{}
+	notice  time.Time // when the last notice came
 }
+
+// stallAfter is how long a shard may leave a writer without any commit
+// notice before the node deems its sequencer stalled (a leader lost, its
+// database down) and answers the shard's writes 202 after stalledWait
+// instead of CommitWait: acknowledgements keep their pace through a
+// failover instead of every writer waiting out the commit wait.
+const (
+	stallAfter  = time.Second
+	stalledWait = 50 * time.Millisecond
+)
 
 // maxFailures is how many refused messages a node remembers per shard, for
 // writers whose notice came before they started waiting.
@@ -66,9 +77,10 @@ const maxFailures = 4096
 
 // waiter is one caller waiting for one stream sequence of one shard.
 type waiter struct {
-	seq  uint64
-	done chan struct{} // closed when a notice covers seq
-	fail *failure      // set before done is closed when the message was refused
+	seq   uint64
+	start time.Time
+	done  chan struct{} // closed when a notice covers seq
+	fail  *failure      // set before done is closed when the message was refused
 }
 
 // part is the part of a write that falls in one shard.
@@ -139,6 +151,7 @@ func (in *Ingest) onNotice(msg *nats.Msg) {
 		delete(st.failed, st.order[0])
 		st.order = st.order[1:]
 	}
+	st.notice = time.Now()
 	if n.Through > st.through {
 		st.through = n.Through
 	}
@@ -160,7 +173,7 @@ func (in *Ingest) resolve(st *shardWaiters, w *waiter) {
 
 // wait registers a waiter for shard k's stream sequence seq.
 func (in *Ingest) wait(k int, seq uint64) *waiter {
-	w := &waiter{seq: seq, done: make(chan struct{})}
+	w := &waiter{seq: seq, start: time.Now(), done: make(chan struct{})}
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	st := in.state[k]
@@ -169,6 +182,21 @@ func (in *Ingest) wait(k int, seq uint64) *waiter {
 		in.resolve(st, w)
 	}
 	return w
+}
+
+// stalled reports whether shard k left a writer waiting longer than
+// stallAfter with no commit notice since it started.
+func (in *Ingest) stalled(k int) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	st := in.state[k]
+	old := time.Now().Add(-stallAfter)
+	for w := range st.waiters {
+		if w.start.Before(old) && !st.notice.After(w.start) {
+			return true
+		}
+	}
+	return false
 }
 
 // forget drops a waiter nobody waits for any more.
@@ -191,7 +219,13 @@ func (in *Ingest) Accept(ctx context.Context, events []auditlog.Event) (entries 
 		return nil, nil, fmt.Errorf("cluster.Ingest.Accept: %w", err)
 	}
 	defer in.release(parts)
-	deadline := time.NewTimer(in.opts.CommitWait)
+	wait := in.opts.CommitWait
+	for _, p := range parts {
+		if in.stalled(p.shard) {
+			wait = min(wait, stalledWait)
+		}
+	}
+	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	if !in.await(ctx, parts, deadline.C, nil) {
 		in.checkApplied(ctx, parts)
