@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,11 +37,11 @@ func TestClusterBenchmark(t *testing.T) {
 		c := clustertest.StartCluster(t, clustertest.Config{Shards: shards})
 		c.WaitReady(30 * time.Second)
 		writer, users := benchTokens(t, c.NATS.URLs())
-		run := func(name string, at map[time.Duration]func()) *bench.ClusterReport {
+		run := func(name string, batch int, at map[time.Duration]func()) *bench.ClusterReport {
 			t.Helper()
 			rep, err := bench.RunCluster(context.Background(), bench.ClusterConfig{
 				Targets: c.URLs(), WriterToken: writer, UserToken: func(a string) string { return users[a] },
-				Clients: 16, Duration: d, At: at,
+				Clients: 16, Batch: batch, Duration: d, At: at,
 			})
 			if err != nil {
 				t.Fatalf("%d shards, %s: %v", shards, name, err)
@@ -51,13 +52,16 @@ func TestClusterBenchmark(t *testing.T) {
 			}
 			return rep
 		}
-		run("steady", nil)
+		run("steady, 1 event per write", 1, nil)
+		run("steady, 100 events per write", 100, nil)
 		holder, _ := c.LeaseHolder(15 * time.Second)
-		run("API node leading a shard killed -9 at 1/3", map[time.Duration]func(){d / 3: holder.Kill})
+		run("API node leading a shard killed -9 at 1/3", 1, map[time.Duration]func(){d / 3: holder.Kill})
 		holder.Restart()
 		c.WaitReady(30 * time.Second)
-		run("NATS node killed -9 at 1/3", map[time.Duration]func(){d / 3: func() { c.NATS.Kill(0) }})
-		c.NATS.Restart(0)
+		// The worst case: the NATS node leading shard 0's stream.
+		lost := streamLeader(t, c.NATS.URLs(), cluster.StreamName(0))
+		run("NATS node leading shard 0's stream killed -9 at 1/3", 1, map[time.Duration]func(){d / 3: func() { c.NATS.Kill(lost) }})
+		c.NATS.Restart(lost)
 		c.NATS.WaitReady(30 * time.Second)
 		if shards == 2 {
 			// The command a user runs against their own cluster.
@@ -69,6 +73,29 @@ func TestClusterBenchmark(t *testing.T) {
 			t.Logf("auditlog bench cluster: %s", res.Stdout)
 		}
 	}
+}
+
+// streamLeader returns the index of the NATS node leading a stream (natstest names node i "n<i>").
+func streamLeader(t *testing.T, urls, stream string) int {
+	t.Helper()
+	nc, err := nats.Connect(urls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := js.StreamInfo(stream)
+	if err != nil || info.Cluster == nil {
+		t.Fatalf("stream info of %s: %v", stream, err)
+	}
+	i, err := strconv.Atoi(strings.TrimPrefix(info.Cluster.Leader, "n"))
+	if err != nil {
+		t.Fatalf("stream %s is led by %q, not a natstest node", stream, info.Cluster.Leader)
+	}
+	return i
 }
 
 // benchTokens makes a writer token and a user token for each actor the

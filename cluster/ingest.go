@@ -59,6 +59,7 @@ type shardWaiters struct {
 	order   []uint64           // failed's keys, oldest first
 	waiters map[*waiter]struct{}
 	notice  time.Time // when the last notice came
+	expired time.Time // when a writer last waited out its commit wait
 }
 
 // stallAfter is how long a shard may leave a writer without any commit
@@ -184,12 +185,16 @@ func (in *Ingest) wait(k int, seq uint64) *waiter {
 	return w
 }
 
-// stalled reports whether shard k left a writer waiting longer than
-// stallAfter with no commit notice since it started.
+// stalled reports whether shard k is not committing: a writer waited out
+// its commit wait with no notice since, or has waited longer than
+// stallAfter with no notice since it started.
 func (in *Ingest) stalled(k int) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	st := in.state[k]
+	if !st.expired.IsZero() && !st.notice.After(st.expired) {
+		return true
+	}
 	old := time.Now().Add(-stallAfter)
 	for w := range st.waiters {
 		if w.start.Before(old) && !st.notice.After(w.start) {
@@ -229,6 +234,13 @@ func (in *Ingest) Accept(ctx context.Context, events []auditlog.Event) (entries 
 	defer deadline.Stop()
 	if !in.await(ctx, parts, deadline.C, nil) {
 		in.checkApplied(ctx, parts)
+		in.mu.Lock()
+		for _, p := range parts {
+			if !p.covered {
+				in.state[p.shard].expired = time.Now()
+			}
+		}
+		in.mu.Unlock()
 	}
 	entries, err = in.collect(ctx, parts, pending, index)
 	if err != nil {

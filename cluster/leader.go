@@ -343,7 +343,11 @@ func (s *Sequencers) consume(ctx context.Context, k int, epoch int64, store *pos
 	if err != nil {
 		return fmt.Errorf("open the stream: %w", err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(512))
+	// Short pulls with frequent heartbeats: when the NATS node leading the
+	// stream is lost, the ordered consumer notices within about a second
+	// (two missed heartbeats) and resumes on the new leader, instead of
+	// after the default 30 s pull.
+	it, err := cons.Messages(jetstream.PullMaxMessages(512), jetstream.PullExpiry(2*time.Second), jetstream.PullHeartbeat(500*time.Millisecond))
 	if err != nil {
 		return fmt.Errorf("read the stream: %w", err)
 	}

@@ -36,4 +36,14 @@ func TestStalledShard(t *testing.T) {
 	if in.stalled(0) {
 		t.Fatal("the shard is stalled with no writer waiting")
 	}
+	// A writer that waited out its commit wait leaves the shard stalled
+	// (with nobody waiting any more) until the next notice.
+	in.state[0].expired = time.Now()
+	if !in.stalled(0) {
+		t.Fatal("a commit wait ran out with no notice since, yet the shard is not stalled")
+	}
+	in.state[0].notice = time.Now().Add(time.Millisecond)
+	if in.stalled(0) {
+		t.Fatal("a notice came after the expiry, yet the shard is stalled")
+	}
 }
