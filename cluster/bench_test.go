@@ -61,6 +61,15 @@ func TestClusterBenchmark(t *testing.T) {
 		// The worst case: the NATS node leading shard 0's stream.
 		lost := streamLeader(t, c.NATS.URLs(), cluster.StreamName(0))
 		run("NATS node leading shard 0's stream killed -9 at 1/3", 1, map[time.Duration]func(){d / 3: func() { c.NATS.Kill(lost) }})
+		if os.Getenv("AUDITLOG_CLUSTER_BENCH_LOGS") != "" { // what the nodes went through
+			for _, n := range c.Nodes {
+				for _, line := range strings.Split(n.Logs(), "\n") {
+					if strings.Contains(line, `"WARN"`) || strings.Contains(line, "leading the shard") {
+						t.Logf("%s: %.300s", n.Name(), line)
+					}
+				}
+			}
+		}
 		c.NATS.Restart(lost)
 		c.NATS.WaitReady(30 * time.Second)
 		if shards == 2 {

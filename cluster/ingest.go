@@ -72,6 +72,10 @@ const (
 	stalledWait = 50 * time.Millisecond
 )
 
+// publishRetryWait is the pause between publishes of one message while its
+// stream has no leader, until the publish deadline.
+const publishRetryWait = 250 * time.Millisecond
+
 // maxFailures is how many refused messages a node remembers per shard, for
 // writers whose notice came before they started waiting.
 const maxFailures = 4096
@@ -332,8 +336,12 @@ func (in *Ingest) publish(ctx context.Context, events []auditlog.Event) ([]audit
 			return nil, nil, nil, auditlog.Errorf(auditlog.ETooLarge, "the events of one shard take %d bytes encoded; the cluster takes at most %d: send smaller batches", len(body), max-1024)
 		}
 		pctx, cancel := context.WithTimeout(ctx, in.opts.PublishTimeout)
+		// While the stream elects a leader (a NATS node lost) it has no
+		// responders: retry within the publish deadline, which the message
+		// id makes safe (the stream keeps one copy), instead of a 503.
 		ack, err := in.js.PublishMsg(pctx, &nats.Msg{Subject: Subject(p.shard), Data: body},
-			jetstream.WithMsgID(id), jetstream.WithExpectStream(StreamName(p.shard)))
+			jetstream.WithMsgID(id), jetstream.WithExpectStream(StreamName(p.shard)),
+			jetstream.WithRetryWait(publishRetryWait), jetstream.WithRetryAttempts(int(in.opts.PublishTimeout/publishRetryWait)))
 		cancel()
 		if err != nil {
 			in.release(parts)

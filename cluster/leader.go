@@ -246,8 +246,9 @@ func (s *Sequencers) lead(k int, l *lease) {
 		cancel() // ends the checkpoint loop
 		ck.Wait()
 	}()
-	wait := newBackoff()
 	for ctx.Err() == nil {
+		// Stream trouble (a NATS node lost, its stream electing a leader)
+		// passes in seconds: retry every 250 ms, each attempt short.
 		err := s.consume(ctx, k, l.epoch, store, &applied, log, &ck.dirty)
 		if errors.Is(err, errFenced) {
 			log.Warn("a newer leader fenced the shard; stepping down")
@@ -257,7 +258,10 @@ func (s *Sequencers) lead(k int, l *lease) {
 			return
 		}
 		log.Warn("reading the shard's stream failed; retrying", "err", err)
-		wait.sleep(ctx)
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 }
 
@@ -332,7 +336,7 @@ type item struct {
 // consume reads shard k's stream from applied+1 with an ordered consumer
 // and commits it group by group until ctx ends or something fails.
 func (s *Sequencers) consume(ctx context.Context, k int, epoch int64, store *postgres.Store, applied *uint64, log *slog.Logger, dirty *atomic.Bool) error {
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	stream, err := s.js.Stream(sctx, StreamName(k))
 	var cons jetstream.Consumer
 	if err == nil {
@@ -352,7 +356,9 @@ func (s *Sequencers) consume(ctx context.Context, k int, epoch int64, store *pos
 		return fmt.Errorf("read the stream: %w", err)
 	}
 	defer it.Stop()
-	var lastPurge time.Time
+	pctx, stopPurger := context.WithCancel(ctx) // the purger ends with this consumer
+	defer stopPurger()
+	purge := s.purger(pctx, stream, log)
 	for {
 		msg, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
@@ -378,19 +384,52 @@ func (s *Sequencers) consume(ctx context.Context, k int, epoch int64, store *pos
 			}
 			*applied = group[len(group)-1].seq
 			dirty.Store(true)
-			if time.Since(lastPurge) >= time.Second {
-				lastPurge = time.Now()
-				pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				if err := stream.Purge(pctx, jetstream.WithPurgeSequence(*applied)); err != nil && ctx.Err() == nil {
-					log.Warn("cannot purge the committed part of the stream", "err", err)
-				}
-				cancel()
-			}
+			purge.after(*applied)
 		}
 		if readErr != nil {
 			return fmt.Errorf("read the stream: %w", readErr)
 		}
 	}
+}
+
+// purger acknowledges committed messages by purging the stream below the
+// applied position, off the commit loop (a purge is a replicated operation
+// whose latency would otherwise stall commits), at most once a second, with
+// only the newest position kept while one runs.
+type purger struct{ next chan uint64 }
+
+// after asks for the stream to be purged below applied (without blocking).
+func (p purger) after(applied uint64) {
+	select {
+	case <-p.next: // replace a position not purged yet
+	default:
+	}
+	p.next <- applied
+}
+
+// purger starts the purging goroutine; it stops when ctx ends.
+func (s *Sequencers) purger(ctx context.Context, stream jetstream.Stream, log *slog.Logger) purger {
+	p := purger{next: make(chan uint64, 1)}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case applied := <-p.next:
+				pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				if err := stream.Purge(pctx, jetstream.WithPurgeSequence(applied)); err != nil && ctx.Err() == nil {
+					log.Warn("cannot purge the committed part of the stream", "err", err)
+				}
+				cancel()
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+			}
+		}
+	}()
+	return p
 }
 
 // add decodes a message into the group unless it is applied already, and
