@@ -531,7 +531,7 @@ func encodeMessage(pending []auditlog.Pending) (body []byte, msgID string, err e
 	for i := range pending {
 		e := &pending[i].Entry
 		raw, err := json.Marshal(auditlog.Event{ID: e.ID, Action: e.Action, ResourceType: e.ResourceType, ResourceID: e.ResourceID,
-			ActorID: e.ActorID, ProjectID: e.ProjectID, Outcome: e.Outcome, OccurredAt: e.OccurredAt.UTC(),
+			ActorID: e.ActorID, ProjectID: e.ProjectID, Outcome: e.Outcome, OccurredAt: e.OccurredAt, // with the writer's offset, kept in the canonical bytes
 			IP: e.IP, UserAgent: e.UserAgent, Metadata: e.Metadata})
 		if err != nil {
 			return nil, "", fmt.Errorf("encode event %d: %w", i, err)

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,25 @@ func TestClusterMode(t *testing.T) {
 		var w struct{ IDs []string }
 		json.Unmarshal(res.Body, &w)
 		ids = append(ids, w.IDs...)
+	}
+	// An entry is the same bytes (but its seq) as a single node stores:
+	// redaction, anonymization, the writer's offset, key order.
+	single := MustStart(t)
+	same := map[string]any{"id": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "action": "registry_credential.save",
+		"resource_type": "registry_credential", "resource_id": "rc_1", "actor_id": "usr_tz", "project_id": "prj_x",
+		"outcome": "failed", "occurred_at": "2026-11-25T19:07:48.123-03:00", "ip": "2001:db8:abcd:12::1", "user_agent": "curl/8.5",
+		"metadata": map[string]any{"password": "hunter22", "note": "mail ana@example.com", "override": true, "z": 1, "a": []any{"x"}}}
+	var stored [2]string
+	for i, n := range []*testServer{a, single} {
+		res := n.post(same)
+		var w struct{ Data []json.RawMessage }
+		if err := json.Unmarshal(res.Body, &w); res.Status != http.StatusCreated || err != nil || len(w.Data) != 1 {
+			t.Fatalf("write to %d: %d %s", i, res.Status, res.Body)
+		}
+		stored[i] = regexp.MustCompile(`"seq":[0-9]+,`).ReplaceAllString(string(w.Data[0]), "")
+	}
+	if stored[0] != stored[1] || !strings.Contains(stored[0], "-03:00") || strings.Contains(stored[0], "hunter22") {
+		t.Fatalf("the cluster stored\n%s\na single node stores\n%s", stored[0], stored[1])
 	}
 	if got := b.walk("/v1/audit-logs?limit=1", ownerToken); len(got) != 2 || got[0] != ids[2] || got[1] != ids[0] {
 		t.Fatalf("the owner's own entries through node b: %v, want [%s %s]", got, ids[2], ids[0])
