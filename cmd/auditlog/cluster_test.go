@@ -31,6 +31,11 @@ func TestClusterMode(t *testing.T) {
 	if code, _, errOut := run(t, "cluster", "init", "--nats", nats.URLs(), "--shards", shards[0]); code == 0 || !strings.Contains(errOut, "fixed") {
 		t.Fatalf("cluster init with another shard list: exit %d, %s", code, errOut)
 	}
+	for _, f := range []string{"--db=x.db", "--signing-key=k"} {
+		if code, _, errOut := run(t, "serve", "--nats", nats.URLs(), f); code == 0 || !strings.Contains(errOut, "does not apply with --nats") {
+			t.Fatalf("serve --nats %s: exit %d, %s", f, code, errOut)
+		}
+	}
 	a := startMain(t, &Main{NATS: nats.URLs(), NodeID: "a"})
 	b := startMain(t, &Main{NATS: nats.URLs(), NodeID: "b"})
 

@@ -74,6 +74,13 @@ func newServe() *cobra.Command {
 		Short: "Run the API and dashboard",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if m.NATS != "" {
+				for _, f := range []string{"db", "signing-key"} {
+					if cmd.Flags().Changed(f) {
+						return fmt.Errorf("serve: --%s does not apply with --nats: a cluster's shard databases and keys come from its shard map and secret (auditlog cluster init)", f)
+					}
+				}
+			}
 			m.Logger = newLogger(cmd.ErrOrStderr(), logFormat)
 			m.Out = cmd.OutOrStdout()
 			if err := m.Start(cmd.Context()); err != nil {
