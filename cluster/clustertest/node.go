@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/guaracloud/auditlog/cluster/natstest"
 )
 
 // Node is one `auditlog serve` child process on a loopback port: the port
@@ -55,12 +56,7 @@ func StartNode(tb testing.TB, name, bin string, args ...string) *Node {
 // FreeAddr returns a loopback address with a port nobody listens on now.
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("clustertest: free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(tb))
 }
 
 // Name is the node's name in messages.

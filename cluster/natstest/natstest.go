@@ -60,8 +60,8 @@ func Start(tb testing.TB, n int) *Cluster {
 	tb.Helper()
 	c := &Cluster{tb: tb, bin: Binary(tb), dir: tb.TempDir(), name: fmt.Sprintf("auditlog-test-%d", time.Now().UnixNano()%1e6)}
 	for range n {
-		c.ports = append(c.ports, freePort(tb))
-		c.routes = append(c.routes, freePort(tb))
+		c.ports = append(c.ports, FreePort(tb))
+		c.routes = append(c.routes, FreePort(tb))
 	}
 	c.procs = make([]*exec.Cmd, n)
 	c.exited = make([]chan struct{}, n)
@@ -241,7 +241,8 @@ func alive(port int) bool {
 	return true
 }
 
-func freePort(tb testing.TB) int {
+// FreePort returns a loopback port nobody listens on now.
+func FreePort(tb testing.TB) int {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
