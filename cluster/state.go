@@ -49,6 +49,7 @@ type State struct {
 
 	mu      sync.RWMutex
 	tokens  map[string]cachedToken
+	misses  map[string]time.Time           // ids the bucket did not hold, when it was asked (at most maxMisses)
 	owners  map[string]cachedOwner         // project id -> owner
 	byOwner map[string]map[string]struct{} // owner -> project ids
 	unwatch context.CancelFunc             // ends the watches (their subscriptions live as long as their context)
@@ -204,6 +205,7 @@ func (s *State) applyToken(e jetstream.KeyValueEntry) {
 		return
 	}
 	s.tokens[e.Key()] = cachedToken{t: t, rev: e.Revision()}
+	delete(s.misses, e.Key())
 }
 
 // applyProject folds one project owner update into the cache.
@@ -297,6 +299,34 @@ func (s *State) remember(t auditlog.Token, rev uint64) {
 	if cur, ok := s.tokens[t.ID]; !ok || cur.rev < rev {
 		s.tokens[t.ID] = cachedToken{t: t, rev: rev}
 	}
+	delete(s.misses, t.ID)
+}
+
+// A bearer token with a well-formed but unknown id costs one read of the
+// bucket; the answer is then kept for missTTL, so a flood of made-up tokens
+// cannot turn each request into a NATS round trip. A token made meanwhile on
+// another node arrives through the watch, which clears its miss at once.
+const (
+	missTTL   = time.Second
+	maxMisses = 10000
+)
+
+// missedRecently reports whether the bucket lacked id less than missTTL ago.
+func (s *State) missedRecently(id string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	at, ok := s.misses[id]
+	return ok && time.Since(at) < missTTL
+}
+
+// missed records that the bucket lacked id (forgetting every miss when full).
+func (s *State) missed(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.misses == nil || len(s.misses) >= maxMisses {
+		s.misses = map[string]time.Time{}
+	}
+	s.misses[id] = time.Now()
 }
 
 // TokenByID returns the token with that id, revoked or not, or ENotFound. It
@@ -314,8 +344,14 @@ func (s *State) TokenByID(ctx context.Context, id string) (auditlog.Token, error
 		if ok {
 			return c.t, nil
 		}
+		if s.missedRecently(id) {
+			return auditlog.Token{}, auditlog.Errorf(auditlog.ENotFound, "no such token")
+		}
 	}
 	t, _, err := s.getToken(ctx, id)
+	if auditlog.ErrorCode(err) == auditlog.ENotFound {
+		s.missed(id)
+	}
 	if err != nil {
 		return auditlog.Token{}, fmt.Errorf("cluster.State.TokenByID: %w", err)
 	}

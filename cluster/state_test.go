@@ -245,3 +245,35 @@ func TestStateUnavailableWithoutNATS(t *testing.T) {
 		t.Fatalf("Close without NATS took %s", d)
 	}
 }
+
+// TestUnknownTokenIsRememberedBriefly: a well-formed but unknown token id
+// is looked up in the bucket once and then answered from memory for a
+// moment (a flood of made-up tokens is not a flood of NATS reads), yet a
+// token made with that id on another node authenticates at once: the watch
+// that brings it clears the remembered miss.
+func TestUnknownTokenIsRememberedBriefly(t *testing.T) {
+	c := natstest.Start(t, 1)
+	a := openState(t, connectURL(t, c.URL(0)), 1)
+	b := openState(t, connectURL(t, c.URL(0)), 1)
+	ctx := context.Background()
+	secret, tok, err := auditlog.NewToken(auditlog.UserToken, "user_bia", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.TokenByID(ctx, tok.ID); code(err) != auditlog.ENotFound {
+		t.Fatalf("an unknown id: %v, want not found", err)
+	}
+	if !b.missedRecently(tok.ID) {
+		t.Fatal("the miss is not remembered: every request with a made-up token would read the bucket")
+	}
+	if err := a.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Second, "node b authenticates the token made on node a", func() bool {
+		_, err := auditlog.Authenticate(ctx, b, secret)
+		return err == nil
+	})
+	if b.missedRecently(tok.ID) {
+		t.Fatal("the token arrived but its miss is still remembered")
+	}
+}
