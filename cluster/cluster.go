@@ -10,6 +10,7 @@
 package cluster
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -65,4 +66,28 @@ func ShardOf(actorID string, n int) int {
 	}
 	h := sha256.Sum256([]byte(actorID))
 	return int(binary.BigEndian.Uint64(h[:8]) % uint64(n))
+}
+
+// attemptTimeout bounds one attempt of a JetStream lookup that retry repeats.
+const attemptTimeout = 2 * time.Second
+
+// retry calls fn with attempts of attemptTimeout each until it succeeds,
+// fails with an error that will not pass (permanent reports which), or ctx
+// ends. While a stream elects a leader (a NATS node lost or back) a
+// request may get no answer at all: one long wait would outlast the
+// election, short attempts notice its end.
+func retry(ctx context.Context, permanent func(error) bool, fn func(ctx context.Context) error) error {
+	for {
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		err := fn(actx)
+		cancel()
+		if err == nil || permanent(err) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -196,7 +196,11 @@ func readMap(ctx context.Context, state jetstream.KeyValue) (ShardMap, error) {
 // LoadMap reads the shard map and the master signing secret Init stored, for
 // a serving node; an ENotFound error means Init never ran.
 func LoadMap(ctx context.Context, js jetstream.JetStream) (ShardMap, []byte, error) {
-	state, err := js.KeyValue(ctx, StateBucket)
+	var state jetstream.KeyValue
+	err := retry(ctx, isBucketNotFound, func(ctx context.Context) (err error) {
+		state, err = js.KeyValue(ctx, StateBucket)
+		return err
+	})
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		return ShardMap{}, nil, fmt.Errorf("cluster.LoadMap: %w", notInitialised())
 	} else if err != nil {

@@ -97,9 +97,13 @@ func StartSequencers(nc *nats.Conn, m ShardMap, shards *Shards, opts SequencerOp
 		return nil, fmt.Errorf("cluster.StartSequencers: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	kctx, kcancel := context.WithTimeout(ctx, 10*time.Second)
+	kctx, kcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer kcancel()
-	kv, err := js.KeyValue(kctx, LeaseBucket)
+	var kv jetstream.KeyValue
+	err = retry(kctx, isBucketNotFound, func(ctx context.Context) (err error) {
+		kv, err = js.KeyValue(ctx, LeaseBucket)
+		return err
+	})
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		cancel()
 		return nil, fmt.Errorf("cluster.StartSequencers: %w", notInitialised())

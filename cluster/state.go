@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/guaracloud/auditlog"
@@ -50,6 +51,8 @@ type State struct {
 	mu      sync.RWMutex
 	tokens  map[string]cachedToken
 	misses  map[string]time.Time           // ids the bucket did not hold, when it was asked (at most maxMisses)
+	seen    atomic.Uint64                  // the newest token bucket revision the watch applied
+	fresh   atomic.Int64                   // until when (unix ns) the token cache is known to hold every revision
 	owners  map[string]cachedOwner         // project id -> owner
 	byOwner map[string]map[string]struct{} // owner -> project ids
 	unwatch context.CancelFunc             // ends the watches (their subscriptions live as long as their context)
@@ -141,12 +144,60 @@ func OpenState(ctx context.Context, nc *nats.Conn, opts StateOptions) (*State, e
 		s.Close()
 		return nil, auditlog.StoreError(fmt.Errorf("cluster.OpenState: %w", ctx.Err()))
 	}
+	s.fresh.Store(time.Now().Add(freshFor).UnixNano())
+	s.wg.Add(1)
+	go s.checkFresh(wctx)
 	return s, nil
+}
+
+// The token cache is trusted only while a check shows that the watch has
+// applied every revision of the bucket: checked every freshEvery, trusted
+// for freshFor after a good check. A watch that stalls (its consumer
+// restarting after a NATS node's loss) then costs lookups a bucket read,
+// never a revoked token accepted for longer than about freshFor.
+const (
+	freshEvery = 250 * time.Millisecond
+	freshFor   = 750 * time.Millisecond
+)
+
+// checkFresh compares the token bucket's last revision with the watch's
+// until ctx ends, and extends the cache's trust while they agree.
+func (s *State) checkFresh(ctx context.Context) {
+	defer s.wg.Done()
+	t := time.NewTicker(freshEvery)
+	defer t.Stop()
+	stale := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, freshFor)
+		st, err := s.tokensKV.Status(cctx)
+		cancel()
+		var last uint64
+		if b, ok := st.(*jetstream.KeyValueBucketStatus); err == nil && ok {
+			last = b.StreamInfo().State.LastSeq
+		}
+		if err == nil && last <= s.seen.Load() {
+			s.fresh.Store(time.Now().Add(freshFor).UnixNano())
+			stale = false
+		} else if !stale && ctx.Err() == nil {
+			stale = true
+			s.log.Warn("cluster state: the token cache is behind the bucket; reading tokens from the bucket until it catches up",
+				"bucket_revision", last, "cache_revision", s.seen.Load(), "err", err)
+		}
+	}
 }
 
 // openBucket binds to a KV bucket, creating it (History 1) when absent.
 func openBucket(ctx context.Context, js jetstream.JetStream, name string, replicas int) (jetstream.KeyValue, error) {
-	kv, err := js.KeyValue(ctx, name)
+	var kv jetstream.KeyValue
+	err := retry(ctx, isBucketNotFound, func(ctx context.Context) (err error) {
+		kv, err = js.KeyValue(ctx, name)
+		return err
+	})
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket: name, History: 1, Replicas: replicas, Storage: jetstream.FileStorage, MaxValueSize: maxValueSize,
@@ -160,6 +211,9 @@ func openBucket(ctx context.Context, js jetstream.JetStream, name string, replic
 	}
 	return kv, nil
 }
+
+// isBucketNotFound reports the one answer to a bucket lookup that retrying will not change.
+func isBucketNotFound(err error) bool { return errors.Is(err, jetstream.ErrBucketNotFound) }
 
 // watch mirrors a bucket through apply and returns a channel closed once the
 // current values are in (nil when the watch cannot start).
@@ -192,6 +246,9 @@ func (s *State) watch(ctx context.Context, kv jetstream.KeyValue, apply func(jet
 func (s *State) applyToken(e jetstream.KeyValueEntry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if e.Revision() > s.seen.Load() {
+		s.seen.Store(e.Revision())
+	}
 	if cur, ok := s.tokens[e.Key()]; ok && cur.rev > e.Revision() {
 		return
 	}
@@ -330,14 +387,15 @@ func (s *State) missed(id string) {
 }
 
 // TokenByID returns the token with that id, revoked or not, or ENotFound. It
-// answers from the watched cache; a miss (a token made a moment ago on
-// another node), or any read while the node is cut off from NATS (when a
+// answers from the watched cache while the cache is known to be current
+// (checkFresh); a miss (a token made a moment ago on another node), or any
+// read while the node is cut off from NATS or the watch is behind (when a
 // revocation could be missed), asks the bucket itself.
 func (s *State) TokenByID(ctx context.Context, id string) (auditlog.Token, error) {
 	if !tokenIDRE.MatchString(id) {
 		return auditlog.Token{}, auditlog.Errorf(auditlog.ENotFound, "no such token")
 	}
-	if s.nc.IsConnected() {
+	if s.nc.IsConnected() && time.Now().UnixNano() < s.fresh.Load() {
 		s.mu.RLock()
 		c, ok := s.tokens[id]
 		s.mu.RUnlock()

@@ -277,3 +277,39 @@ func TestUnknownTokenIsRememberedBriefly(t *testing.T) {
 		t.Fatal("the token arrived but its miss is still remembered")
 	}
 }
+
+// TestStaleTokenCacheIsNotTrusted: when the watch falls behind the bucket
+// (its consumer restarting after a NATS node's loss), the cache stops being
+// trusted within about a second and lookups read the bucket, so a revoked
+// token is refused even though the cache still holds it unrevoked.
+func TestStaleTokenCacheIsNotTrusted(t *testing.T) {
+	c := natstest.Start(t, 1)
+	s := openState(t, connectURL(t, c.URL(0)), 1)
+	ctx := context.Background()
+	secret, tok, err := auditlog.NewToken(auditlog.UserToken, "user_caio", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeToken(ctx, tok.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Second, "the revocation reaches the cache", func() bool {
+		_, err := auditlog.Authenticate(ctx, s, secret)
+		return code(err) == auditlog.EUnauthorized
+	})
+	// Make the cache stale: it holds the token unrevoked, and the watch is
+	// behind the bucket by every revision.
+	s.mu.Lock()
+	cached := s.tokens[tok.ID]
+	cached.t.RevokedAt = nil
+	s.tokens[tok.ID] = cached
+	s.mu.Unlock()
+	s.seen.Store(0)
+	eventually(t, 2*time.Second, "a stale cache stops being trusted", func() bool {
+		_, err := auditlog.Authenticate(ctx, s, secret)
+		return code(err) == auditlog.EUnauthorized
+	})
+}

@@ -128,10 +128,37 @@ func TestClusterMode(t *testing.T) {
 		t.Fatalf("readyz: %d %s", res.Status, res.Body)
 	}
 
+	// Without a NATS quorum (two of three nodes lost) a node is not ready.
+	defer func() {
+		nats.Restart(1)
+		nats.Restart(2)
+	}()
+	nats.Kill(1)
+	nats.Kill(2)
+	var ready int
+	for range 200 {
+		if ready = a.do("GET", "/readyz", "", nil).Status; ready == http.StatusServiceUnavailable {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if ready != http.StatusServiceUnavailable {
+		t.Fatalf("readyz without a NATS quorum: %d, want 503", ready)
+	}
+	nats.Restart(1)
+	nats.Restart(2)
+	nats.WaitReady(30 * time.Second)
+
 	// A token revoked through the CLI stops working on both nodes.
-	code, out, _ = run(t, "token", "list", "--nats", nats.URLs())
+	back := time.Now()
+	for range 20 {
+		if code, out, errOut = run(t, "token", "list", "--nats", nats.URLs()); code == 0 {
+			break
+		}
+	}
+	t.Logf("token list answered %s after the quorum came back", time.Since(back))
 	if code != 0 || !strings.Contains(out, owner) {
-		t.Fatalf("token list --nats: %d %s", code, out)
+		t.Fatalf("token list --nats: %d %s %s", code, out, errOut)
 	}
 	id := strings.Split(ownerToken, "_")[1]
 	if code, _, errOut := run(t, "token", "revoke", id, "--nats", nats.URLs()); code != 0 {
