@@ -359,29 +359,42 @@ func (s *Sequencers) consume(ctx context.Context, k int, epoch int64, store *pos
 	if err != nil {
 		return fmt.Errorf("read the stream: %w", err)
 	}
-	defer it.Stop()
+	// The iterator is read on a goroutine of its own and stopped without
+	// waiting: while the consumer resets (a NATS node lost) its Next and
+	// Stop can block until that node returns, and a leader that lost its
+	// lease must step down at once, never wait for them.
+	rctx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	defer func() { go it.Stop() }()
+	msgs, readErr := readMessages(rctx, it)
 	pctx, stopPurger := context.WithCancel(ctx) // the purger ends with this consumer
 	defer stopPurger()
 	purge := s.purger(pctx, stream, log)
 	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
+		var msg jetstream.Msg
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-readErr:
 			return fmt.Errorf("read the stream: %w", err)
+		case msg = <-msgs:
 		}
 		group, events := s.add(nil, msg, *applied, k, log)
-		var readErr error
+		// The group takes every message that follows within 1 ms of the one before.
+		linger := time.NewTimer(time.Millisecond)
+	gather:
 		for events < s.opts.MaxGroupEvents {
-			msg, err := it.Next(jetstream.NextMaxWait(time.Millisecond))
-			if err != nil {
-				if !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
-					readErr = err
-				}
-				break
+			select {
+			case msg := <-msgs:
+				var n int
+				group, n = s.add(group, msg, *applied, k, log)
+				events += n
+				linger.Reset(time.Millisecond)
+			case <-linger.C:
+				break gather
 			}
-			var n int
-			group, n = s.add(group, msg, *applied, k, log)
-			events += n
 		}
+		linger.Stop()
 		if len(group) > 0 {
 			if err := s.commit(ctx, k, epoch, store, group, events, log); err != nil {
 				return err
@@ -390,10 +403,28 @@ func (s *Sequencers) consume(ctx context.Context, k int, epoch int64, store *pos
 			dirty.Store(true)
 			purge.after(*applied)
 		}
-		if readErr != nil {
-			return fmt.Errorf("read the stream: %w", readErr)
-		}
 	}
+}
+
+// readMessages reads it on a goroutine until it fails or ctx ends: the
+// messages, in stream order, and the error that ended the reading.
+func readMessages(ctx context.Context, it jetstream.MessagesContext) (<-chan jetstream.Msg, <-chan error) {
+	msgs, errc := make(chan jetstream.Msg, 512), make(chan error, 1)
+	go func() {
+		for {
+			msg, err := it.Next()
+			if err != nil {
+				errc <- err
+				return
+			}
+			select {
+			case msgs <- msg:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return msgs, errc
 }
 
 // purger acknowledges committed messages by purging the stream below the
