@@ -87,12 +87,15 @@ func RunCluster(ctx context.Context, cfg ClusterConfig) (*ClusterReport, error) 
 		probes                           = make(chan probe, 4096)
 		lagWG                            sync.WaitGroup
 	)
+	// The probes give up a minute after the writes end, however many were
+	// sampled: what is not readable by then counts as never visible.
+	readUntil := time.Now().Add(cfg.Duration + time.Minute)
 	for range 4 {
 		lagWG.Add(1)
 		go func() {
 			defer lagWG.Done()
 			for p := range probes {
-				lag, ok := readBack(ctx, client, cfg, p)
+				lag, ok := readBack(ctx, client, cfg, p, readUntil)
 				mu.Lock()
 				if ok {
 					rep.Lag = append(rep.Lag, lag)
@@ -193,8 +196,7 @@ func writeAny(ctx context.Context, client *http.Client, cfg ClusterConfig, w int
 
 // readBack polls GET /v1/audit-logs/{id} as the actor, on each node in
 // turn, until it answers 200, and returns how long after the write that was.
-func readBack(ctx context.Context, client *http.Client, cfg ClusterConfig, p probe) (time.Duration, bool) {
-	deadline := time.Now().Add(time.Minute)
+func readBack(ctx context.Context, client *http.Client, cfg ClusterConfig, p probe, deadline time.Time) (time.Duration, bool) {
 	token := cfg.UserToken(p.actor)
 	for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Targets[i%len(cfg.Targets)]+"/v1/audit-logs/"+p.id, nil)

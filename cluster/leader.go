@@ -370,6 +370,12 @@ func (s *Sequencers) consume(ctx context.Context, k int, epoch int64, store *pos
 	pctx, stopPurger := context.WithCancel(ctx) // the purger ends with this consumer
 	defer stopPurger()
 	purge := s.purger(pctx, stream, log)
+	// A consumer that stopped delivering while the stream holds messages
+	// past the applied position (its reset stuck after a NATS node's loss)
+	// is replaced: checked whenever nothing arrived for consumerIdle.
+	idle := time.NewTicker(consumerIdle)
+	defer idle.Stop()
+	last := time.Now()
 	for {
 		var msg jetstream.Msg
 		select {
@@ -377,7 +383,19 @@ func (s *Sequencers) consume(ctx context.Context, k int, epoch int64, store *pos
 			return ctx.Err()
 		case err := <-readErr:
 			return fmt.Errorf("read the stream: %w", err)
+		case <-idle.C:
+			if time.Since(last) < consumerIdle {
+				continue
+			}
+			ictx, cancel := context.WithTimeout(ctx, consumerIdle/2)
+			info, err := stream.Info(ictx)
+			cancel()
+			if err == nil && info.State.LastSeq > *applied {
+				return fmt.Errorf("read the stream: the consumer delivered nothing for %s while messages %d to %d wait", consumerIdle, *applied+1, info.State.LastSeq)
+			}
+			continue
 		case msg = <-msgs:
+			last = time.Now()
 		}
 		group, events := s.add(nil, msg, *applied, k, log)
 		// The group takes every message that follows within 1 ms of the one before.
@@ -405,6 +423,10 @@ func (s *Sequencers) consume(ctx context.Context, k int, epoch int64, store *pos
 		}
 	}
 }
+
+// consumerIdle is how long a leader waits for its consumer's next message
+// before it checks that the stream has nothing more for it.
+const consumerIdle = 2 * time.Second
 
 // readMessages reads it on a goroutine until it fails or ctx ends: the
 // messages, in stream order, and the error that ended the reading.
