@@ -468,11 +468,8 @@ func sameEvent(stored, sent *auditlog.Entry) bool {
 
 // Ready reports whether a JetStream quorum answers: nil, or EUnavailable.
 func (in *Ingest) Ready(ctx context.Context) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-	}
+	ctx, cancel := withDefaultDeadline(ctx, 2*time.Second)
+	defer cancel()
 	if _, err := in.js.AccountInfo(ctx); err != nil {
 		return unavailable("cluster.Ingest.Ready", err)
 	}

@@ -272,19 +272,12 @@ func randomHex(n int) (string, error) {
 const jsNoPeers = 10005
 
 // settling runs fn again, for up to 15s, while the cluster is still
-// forming (no peers yet for the replicas asked).
+// forming (no peers yet for the replicas asked); any other answer stands.
 func settling(ctx context.Context, fn func() error) error {
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		err := fn()
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return retry(ctx, func(err error) bool {
 		var apiErr *jetstream.APIError
-		if err == nil || !errors.As(err, &apiErr) || apiErr.ErrorCode != jsNoPeers || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
+		return !errors.As(err, &apiErr) || apiErr.ErrorCode != jsNoPeers
+	}, func(context.Context) error { return fn() })
 }

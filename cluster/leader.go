@@ -530,13 +530,7 @@ func (s *Sequencers) commit(ctx context.Context, k int, epoch int64, store *post
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		res, err := store.CommitStream(cctx, batches, s.opts.Now(), epoch, through)
 		cancel()
-		if s.opts.Observer != nil {
-			stored := 0
-			for _, r := range res {
-				stored += r.Fresh
-			}
-			s.opts.Observer.ObserveCommit(len(batches), events, stored, time.Since(start), err)
-		}
+		sequencer.Observe(s.opts.Observer, len(batches), events, res, time.Since(start), err)
 		if err == nil {
 			results = res
 			break

@@ -22,6 +22,19 @@ type Observer interface {
 	ObserveCommit(batches, events, stored int, took time.Duration, err error)
 }
 
+// Observe reports one group commit to o (when not nil): its batches, their
+// events, how many the results say were newly stored, its time and error.
+func Observe(o Observer, batches, events int, results []auditlog.CommitResult, took time.Duration, err error) {
+	if o == nil {
+		return
+	}
+	stored := 0
+	for _, r := range results {
+		stored += r.Fresh
+	}
+	o.ObserveCommit(batches, events, stored, took, err)
+}
+
 // Options tune a Sequencer; the zero value is usable.
 type Options struct {
 	MaxGroupEvents int              // events per group commit (default 5000)
@@ -155,13 +168,7 @@ func (s *Sequencer) commit(group []*request, events int) {
 	start := time.Now()
 	results, err := s.store.Commit(ctx, batches, s.opts.Now())
 	s.health.committed(batches, err)
-	if s.opts.Observer != nil {
-		stored := 0
-		for _, res := range results {
-			stored += res.Fresh
-		}
-		s.opts.Observer.ObserveCommit(len(group), events, stored, time.Since(start), err)
-	}
+	Observe(s.opts.Observer, len(group), events, results, time.Since(start), err)
 	for i, r := range group {
 		if err != nil {
 			r.result <- auditlog.CommitResult{Err: fmt.Errorf("%w: %w",
