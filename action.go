@@ -35,6 +35,10 @@ var Catalog = []Action{
 	{"cron_worker.delete", "cron_worker", "A cron worker was deleted."},
 	{"cron_worker.manual_trigger", "cron_worker", "A cron worker was run by hand."},
 	{"audit_log.export", "audit_log", "A signed export of audit log entries was downloaded."},
+	{"audit_log.stream.create", "audit_log_stream", "A streaming destination (webhook, Splunk HEC, syslog) was created."},
+	{"audit_log.stream.update", "audit_log_stream", "A streaming destination was paused, resumed or re-pointed."},
+	{"audit_log.stream.replay", "audit_log_stream", "A streaming destination was moved back to deliver again from an earlier seq."},
+	{"audit_log.stream.delete", "audit_log_stream", "A streaming destination was deleted."},
 }
 
 // ResourceTypes lists the resource types of the catalog, in catalog order.

@@ -58,6 +58,9 @@ type Config struct {
 	// it the answer is 503 unavailable. The export, long by nature, gets it
 	// per store call instead. 0 means DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// Streams manages streaming destinations (/v1/streams); nil answers
+	// those routes with a 404 saying streaming is not enabled.
+	Streams Streams
 }
 
 // Server serves the audit log's HTTP API.
@@ -78,6 +81,8 @@ type Server struct {
 
 	// Tamper evidence: checkpoints, proofs, tiles and exports, per log.
 	logs Logs
+	// streams manages streaming destinations; nil when not enabled.
+	streams Streams
 }
 
 // New checks the configuration, fetches the cursor signing key from the store,
@@ -110,7 +115,8 @@ func New(cfg Config) (*Server, error) {
 		timeout: cfg.RequestTimeout,
 		metrics: cfg.Metrics,
 
-		logs: cfg.Logs,
+		logs:    cfg.Logs,
+		streams: cfg.Streams,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/guaracloud/auditlog"
+	"github.com/guaracloud/auditlog/stream"
 )
 
 // OpenAPI document metadata.
@@ -89,7 +90,7 @@ func openAPIModel() (doc *huma.OpenAPI, err error) {
 			doc, err = nil, fmt.Errorf("openapi: build: %v", v)
 		}
 	}()
-	b := &docBuilder{reg: huma.NewMapRegistry(schemaPrefix, huma.DefaultSchemaNamer)}
+	b := &docBuilder{reg: huma.NewMapRegistry(schemaPrefix, schemaName)}
 	b.doc = &huma.OpenAPI{
 		OpenAPI: "3.1.0",
 		Info: &huma.Info{
@@ -110,6 +111,20 @@ func openAPIModel() (doc *huma.OpenAPI, err error) {
 	b.operations()
 	return b.doc, nil
 }
+
+// schemaName names a type's schema as huma does, with package stream's
+// types prefixed (StreamView, StreamList, ...) so that their short Go names
+// stay clear in the document.
+func schemaName(t reflect.Type, hint string) string {
+	name := huma.DefaultSchemaNamer(t, hint)
+	if t.PkgPath() == streamPkg {
+		return "Stream" + name
+	}
+	return name
+}
+
+// streamPkg is the import path of package stream.
+var streamPkg = reflect.TypeOf(stream.View{}).PkgPath()
 
 // schema returns a reference to the schema of v's type, registering it.
 func (b *docBuilder) schema(v any) *huma.Schema {
@@ -286,6 +301,7 @@ func (b *docBuilder) operations() {
 		Summary: "The action catalog, for filter pickers",
 	}, http.StatusOK, ActionList{}, 401, 403, 429, 500)
 	b.integrityOperations()
+	b.streamOperations()
 
 	b.public(&huma.Operation{Method: http.MethodGet, Path: "/openapi.json", OperationID: "getOpenAPI", Tags: []string{"meta"},
 		Summary: "This OpenAPI 3.0 document"}, "application/json", &huma.Schema{Type: huma.TypeObject})

@@ -22,6 +22,15 @@ func (s *Server) routes() {
 	s.handle("POST /v1/audit-logs", s.writerOnly(s.postEvents))
 	s.handle("PUT /v1/projects/{project_id}", s.writerOnly(s.putProject))
 
+	// Streaming destinations, for user tokens: each user's own (package stream).
+	s.handle("POST /v1/streams", s.userOnly(s.createStream))
+	s.handle("GET /v1/streams", s.userOnly(s.listStreams))
+	s.handle("GET /v1/streams/{id}", s.userOnly(s.getStream))
+	s.handle("PATCH /v1/streams/{id}", s.userOnly(s.updateStream))
+	s.handle("DELETE /v1/streams/{id}", s.userOnly(s.deleteStream))
+	s.handle("POST /v1/streams/{id}/replay", s.userOnly(s.replayStream))
+	s.handle("POST /v1/streams/{id}/test", s.userOnly(s.testStream))
+
 	// Public, meant to be gossiped: signed checkpoints, the verifier key, consistency proofs.
 	s.handle("GET /v1/checkpoint", http.HandlerFunc(s.checkpoint))
 	s.handle("GET /v1/checkpoint/key", http.HandlerFunc(s.checkpointKey))

@@ -52,6 +52,12 @@ type Main struct {
 	CommitWait time.Duration // how long a write waits for its commit before answering 202
 	node       *clusterNode
 
+	// StreamsAllowPrivate lets stream destinations be on loopback and private networks.
+	StreamsAllowPrivate bool
+	streams             api.Streams // single-node mode only, for now
+	streaming           *streaming
+	waker               *wakeOnCommit
+
 	// What the API and dashboard serve from, in either mode.
 	maxBody int64 // the write body limit (0: api.DefaultMaxBodyBytes)
 	reads   api.Store
@@ -109,6 +115,7 @@ func newServe() *cobra.Command {
 	cmd.Flags().StringVar(&m.NATS, "nats", "", "cluster mode: NATS URLs, comma-separated (no --db: the shard map comes from JetStream, see auditlog cluster init)")
 	cmd.Flags().StringVar(&m.NodeID, "node-id", "", "cluster mode: this node's name in sequencer leases and logs (default host-pid)")
 	cmd.Flags().DurationVar(&m.CommitWait, "commit-wait", 2*time.Second, "cluster mode: how long a write waits for its shard's commit before answering 202 (durable, committed later)")
+	cmd.Flags().BoolVar(&m.StreamsAllowPrivate, "streams-allow-private", false, "let stream destinations be on loopback and private networks (tests, on-premises collectors); refused otherwise")
 	cmd.Flags().StringVar(&m.SigningKey, "signing-key", "", "checkpoint signing key file (or key text), made on first start; default <db>.signing-key for SQLite, ./auditlog.signing-key for PostgreSQL (every server of one database must share it)")
 	return cmd
 }
@@ -155,19 +162,20 @@ func (m *Main) Start(ctx context.Context) error {
 	if m.RequestTimeout <= 0 {
 		m.RequestTimeout = api.DefaultRequestTimeout
 	}
-	metrics := api.NewMetrics(prometheus.NewRegistry())
+	reg := prometheus.NewRegistry()
+	metrics := api.NewMetrics(reg)
 	var err error
 	if m.NATS != "" {
 		err = m.startClusterBackend(ctx, metrics)
 	} else {
-		err = m.startSingle(ctx, metrics)
+		err = m.startSingle(ctx, metrics, reg)
 	}
 	if err != nil {
 		return m.fail(err)
 	}
 	server, err := api.New(api.Config{
 		Store: m.reads, Writer: m.writer, Logger: m.Logger, Now: m.Now, Metrics: metrics, RateLimit: m.RateLimit,
-		Logs: m.logs, RequestTimeout: m.RequestTimeout, MaxBodyBytes: m.maxBody,
+		Logs: m.logs, RequestTimeout: m.RequestTimeout, MaxBodyBytes: m.maxBody, Streams: m.streams,
 	})
 	if err != nil {
 		return m.fail(fmt.Errorf("serve: %w", err))
@@ -213,15 +221,19 @@ func (m *Main) Start(ctx context.Context) error {
 
 // startSingle opens the one database (SQLite or PostgreSQL) of a single-node
 // server, its sequencer and its checkpoints.
-func (m *Main) startSingle(ctx context.Context, metrics *api.Metrics) error {
+func (m *Main) startSingle(ctx context.Context, metrics *api.Metrics, reg prometheus.Registerer) error {
 	store, err := openStore(ctx, m.DB)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	m.store = store
-	m.seq = sequencer.New(store, sequencer.Options{Now: m.Now, Observer: metrics, CommitTimeout: m.RequestTimeout})
+	m.waker = &wakeOnCommit{Observer: metrics}
+	m.seq = sequencer.New(store, sequencer.Options{Now: m.Now, Observer: m.waker, CommitTimeout: m.RequestTimeout})
 	ckpt, err := m.startCheckpoints(ctx)
 	if err != nil {
+		return err
+	}
+	if m.streams, err = m.startStreams(ctx, reg); err != nil {
 		return err
 	}
 	m.reads, m.writer, m.logs = store, m.seq, api.OneLog(ckpt, store)
@@ -270,6 +282,7 @@ func (m *Main) Close(ctx context.Context) error {
 	if m.srv != nil {
 		errs = append(errs, m.srv.Shutdown(ctx))
 	}
+	errs = append(errs, m.streaming.close(ctx))
 	if m.seq != nil {
 		errs = append(errs, m.seq.Close(ctx))
 	}
