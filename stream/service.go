@@ -86,9 +86,6 @@ func (s *Service) Create(ctx context.Context, c Caller, req CreateRequest) (View
 	if err := s.checkScope(ctx, c.UserID, &d, req.ProjectID); err != nil {
 		return View{}, err
 	}
-	if err := CheckURL(ctx, d.Type, d.URL, s.cfg.AllowPrivate); err != nil {
-		return View{}, err
-	}
 	head, err := s.cfg.Head(ctx)
 	if err != nil {
 		return View{}, fmt.Errorf("stream.Create: %w", err)
@@ -99,6 +96,10 @@ func (s *Service) Create(ctx context.Context, c Caller, req CreateRequest) (View
 			return View{}, auditlog.ParamError("from_seq", "from_seq must be from 0 to %d (the log's size)", head)
 		}
 		d.Position = *req.FromSeq - 1
+	}
+	// Last: it may resolve the host name.
+	if err := CheckURL(ctx, d.Type, d.URL, s.cfg.AllowPrivate); err != nil {
+		return View{}, err
 	}
 	var secret string
 	var plain []byte

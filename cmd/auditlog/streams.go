@@ -72,7 +72,7 @@ func (m *Main) startStreams(ctx context.Context, reg prometheus.Registerer) (api
 	}
 	svc, err := stream.NewService(stream.ServiceConfig{
 		Store: st, Sealer: sealer, Owners: m.store, Recorder: m.seq, AllowPrivate: m.StreamsAllowPrivate,
-		Senders: senders, Head: head, Wake: runner.Wake, Now: m.Now,
+		Senders: senders, Head: head, Wake: runner.Refresh, Now: m.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("serve: streams: %w", err)
