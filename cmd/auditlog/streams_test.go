@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -193,4 +194,59 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestStreamCredentialsNeverReachDisk creates a webhook (whose secret the
+// service makes) and a Splunk HEC destination (whose token the user gives),
+// and a destination that fails so that its error is recorded and logged:
+// neither credential is on disk (SQLite file and WAL; a pg_dump with its
+// bytea decoded) or in the server's log, while the destinations are.
+func TestStreamCredentialsNeverReachDisk(t *testing.T) {
+	check := func(t *testing.T, ts *testServer, disk func() map[string][]byte) {
+		alice := ts.token(auditlog.UserToken, "usr_alice")
+		res := ts.do("POST", "/v1/streams", alice, map[string]any{"type": "webhook", "url": "http://127.0.0.1:9/hook"})
+		var hook stream.View
+		if err := json.Unmarshal(res.Body, &hook); err != nil || res.Status != http.StatusCreated || hook.Secret == "" {
+			t.Fatalf("webhook: %d %s", res.Status, res.Body)
+		}
+		const hecToken = "8f2b9c64-hec-token-e51d7a03"
+		res = ts.do("POST", "/v1/streams", alice, map[string]any{"type": "splunk_hec", "url": "http://127.0.0.1:9/services/collector/event",
+			"token": hecToken, "from_seq": 0})
+		if res.Status != http.StatusCreated {
+			t.Fatalf("splunk: %d %s", res.Status, res.Body)
+		}
+		var splunk stream.View
+		if err := json.Unmarshal(res.Body, &splunk); err != nil {
+			t.Fatal(err)
+		}
+		// Port 9 refuses: wait for the failure to be recorded.
+		waitFor(t, 30*time.Second, "a recorded delivery failure", func() bool {
+			var v stream.View
+			res := ts.do("GET", "/v1/streams/"+splunk.ID, alice, nil)
+			return json.Unmarshal(res.Body, &v) == nil && v.LastError != nil
+		})
+		found := disk()
+		found["server log"] = []byte(ts.logs.String())
+		var all []byte
+		for _, raw := range found {
+			all = append(all, raw...)
+		}
+		if !bytes.Contains(all, []byte(hook.ID)) || !bytes.Contains(all, []byte(splunk.ID)) {
+			t.Fatal("the destinations are not on disk: the grep checks nothing")
+		}
+		for _, l := range leaked([]string{hook.Secret, hecToken}, found) {
+			t.Error("a stream credential on disk: " + l)
+		}
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		db := filepath.Join(t.TempDir(), "audit.db")
+		ts := startMain(t, &Main{DB: db, StreamsAllowPrivate: true})
+		check(t, ts, func() map[string][]byte { return sqliteFiles(t, db) })
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := pgtest.NewEmptyDatabase(t, "")
+		t.Chdir(t.TempDir())
+		ts := startMain(t, &Main{DB: dsn, StreamsAllowPrivate: true})
+		check(t, ts, func() map[string][]byte { return map[string][]byte{"pg_dump": pgDump(t, dsn)} })
+	})
 }
