@@ -30,7 +30,7 @@ func withStreams(t testing.TB, allowPrivate bool) func(*api.Config) {
 		svc, err := stream.NewService(stream.ServiceConfig{
 			Store: store, Sealer: sealer, Owners: store, Recorder: cfg.Writer.(stream.Recorder),
 			AllowPrivate: allowPrivate, Now: cfg.Now, Senders: stream.SenderOptions{AllowPrivate: allowPrivate},
-			Head: func(ctx context.Context) (int64, error) {
+			Head: func(ctx context.Context, _ string) (int64, error) {
 				h, err := store.TreeHead(ctx)
 				return int64(h.Size), err
 			},

@@ -33,10 +33,15 @@ type ServiceConfig struct {
 	// AllowPrivate lets destinations be on loopback and private networks
 	// (serve --streams-allow-private).
 	AllowPrivate bool
-	Senders      SenderOptions                            // how test events are sent
-	Head         func(ctx context.Context) (int64, error) // the log's size (its next seq); required
-	Wake         func()                                   // tells the runner that a destination changed; may be nil
-	Now          func() time.Time                         // nil means time.Now
+	Senders      SenderOptions // how test events are sent
+	// Head returns the size (the next seq) of the log holding the owner's
+	// entries; required.
+	Head func(ctx context.Context, ownerID string) (int64, error)
+	// NoProjectScope, when set, refuses project streams with this reason
+	// (cluster mode, where a project's admin trail spans shards).
+	NoProjectScope string
+	Wake           func()           // tells the runner that a destination changed; may be nil
+	Now            func() time.Time // nil means time.Now
 }
 
 // Service is what the API and the dashboard do with destinations: every
@@ -86,7 +91,7 @@ func (s *Service) Create(ctx context.Context, c Caller, req CreateRequest) (View
 	if err := s.checkScope(ctx, c.UserID, &d, req.ProjectID); err != nil {
 		return View{}, err
 	}
-	head, err := s.cfg.Head(ctx)
+	head, err := s.cfg.Head(ctx, c.UserID)
 	if err != nil {
 		return View{}, fmt.Errorf("stream.Create: %w", err)
 	}
@@ -139,7 +144,7 @@ func (s *Service) List(ctx context.Context, ownerID string) ([]View, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stream.List: %w", err)
 	}
-	head := s.head(ctx)
+	head := s.head(ctx, ownerID)
 	out := make([]View, len(ds))
 	for i, d := range ds {
 		out[i] = viewOf(d, head)
@@ -153,7 +158,7 @@ func (s *Service) Get(ctx context.Context, ownerID, id string) (View, error) {
 	if err != nil {
 		return View{}, fmt.Errorf("stream.Get: %w", err)
 	}
-	return viewOf(d, s.head(ctx)), nil
+	return viewOf(d, s.head(ctx, ownerID)), nil
 }
 
 // Update pauses, resumes or re-points one of the caller's destinations. A
@@ -213,7 +218,7 @@ func (s *Service) Update(ctx context.Context, c Caller, id string, req UpdateReq
 		return View{}, fmt.Errorf("stream.Update: %w", s.undo(ctx, c.UserID, before, err))
 	}
 	s.cfg.Wake()
-	return viewOf(saved, s.head(ctx)), nil
+	return viewOf(saved, s.head(ctx, c.UserID)), nil
 }
 
 // Replay moves a destination's position back so that delivery starts again
@@ -246,7 +251,7 @@ func (s *Service) Replay(ctx context.Context, c Caller, id string, req ReplayReq
 		return View{}, fmt.Errorf("stream.Replay: %w", s.undo(ctx, c.UserID, before, err))
 	}
 	s.cfg.Wake()
-	return viewOf(saved, s.head(ctx)), nil
+	return viewOf(saved, s.head(ctx, c.UserID)), nil
 }
 
 // Delete removes one of the caller's destinations; delivery to it stops.
@@ -398,6 +403,9 @@ func (s *Service) checkScope(ctx context.Context, userID string, d *Destination,
 		}
 		return nil
 	case ScopeProject:
+		if s.cfg.NoProjectScope != "" {
+			return auditlog.ParamError("scope", "%s", s.cfg.NoProjectScope)
+		}
 		if projectID == nil || !auditlog.ValidRef(*projectID) {
 			return auditlog.ParamError("project_id", "a project stream needs project_id: 1-%d printable characters", auditlog.MaxRefLen)
 		}
@@ -428,10 +436,10 @@ func checkToken(t string) error {
 	return nil
 }
 
-// head returns the log's size, or -1 when it cannot be read now (the views
+// head returns the size of the log holding the owner's entries, or -1 when it cannot be read now (the views
 // then show no lag rather than failing).
-func (s *Service) head(ctx context.Context) int64 {
-	n, err := s.cfg.Head(ctx)
+func (s *Service) head(ctx context.Context, ownerID string) int64 {
+	n, err := s.cfg.Head(ctx, ownerID)
 	if err != nil {
 		return -1
 	}

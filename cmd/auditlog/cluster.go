@@ -92,8 +92,8 @@ type clusterNode struct {
 
 // startClusterBackend joins the cluster as a stateless node: reads go
 // through the shard router, writes through JetStream, proofs to the shards' logs.
-func (m *Main) startClusterBackend(ctx context.Context, metrics *api.Metrics) error {
-	n, err := m.startCluster(ctx, metrics)
+func (m *Main) startClusterBackend(ctx context.Context) error {
+	n, err := m.startCluster(ctx, m.waker)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/guaracloud/auditlog/postgres"
 	"github.com/guaracloud/auditlog/sequencer"
 	"github.com/guaracloud/auditlog/sqlite"
+	"github.com/guaracloud/auditlog/stream"
 	"github.com/guaracloud/auditlog/web"
 	"github.com/mattn/go-isatty"
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,7 +55,7 @@ type Main struct {
 
 	// StreamsAllowPrivate lets stream destinations be on loopback and private networks.
 	StreamsAllowPrivate bool
-	streams             api.Streams // single-node mode only, for now
+	streams             api.Streams
 	streaming           *streaming
 	waker               *wakeOnCommit
 
@@ -134,10 +135,12 @@ func newLogger(w io.Writer, format string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, nil))
 }
 
-// logStore is what every storage engine provides: the log and its tamper evidence.
+// logStore is what every storage engine provides: the log, its tamper
+// evidence and the streams delivering it.
 type logStore interface {
 	auditlog.Store
 	integrity.Store
+	stream.Store
 }
 
 // openStore opens the store a --db value names.
@@ -164,13 +167,17 @@ func (m *Main) Start(ctx context.Context) error {
 	}
 	reg := prometheus.NewRegistry()
 	metrics := api.NewMetrics(reg)
+	m.waker = &wakeOnCommit{Observer: metrics}
 	var err error
 	if m.NATS != "" {
-		err = m.startClusterBackend(ctx, metrics)
+		err = m.startClusterBackend(ctx)
 	} else {
-		err = m.startSingle(ctx, metrics, reg)
+		err = m.startSingle(ctx, metrics)
 	}
 	if err != nil {
+		return m.fail(err)
+	}
+	if m.streams, err = m.startStreams(ctx, reg); err != nil {
 		return m.fail(err)
 	}
 	server, err := api.New(api.Config{
@@ -221,19 +228,15 @@ func (m *Main) Start(ctx context.Context) error {
 
 // startSingle opens the one database (SQLite or PostgreSQL) of a single-node
 // server, its sequencer and its checkpoints.
-func (m *Main) startSingle(ctx context.Context, metrics *api.Metrics, reg prometheus.Registerer) error {
+func (m *Main) startSingle(ctx context.Context, metrics *api.Metrics) error {
 	store, err := openStore(ctx, m.DB)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	m.store = store
-	m.waker = &wakeOnCommit{Observer: metrics}
 	m.seq = sequencer.New(store, sequencer.Options{Now: m.Now, Observer: m.waker, CommitTimeout: m.RequestTimeout})
 	ckpt, err := m.startCheckpoints(ctx)
 	if err != nil {
-		return err
-	}
-	if m.streams, err = m.startStreams(ctx, reg); err != nil {
 		return err
 	}
 	m.reads, m.writer, m.logs = store, m.seq, api.OneLog(ckpt, store)
