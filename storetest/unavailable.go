@@ -9,6 +9,7 @@ import (
 
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/integrity"
+	"github.com/guaracloud/auditlog/stream"
 	"github.com/transparency-dev/merkle/compact"
 )
 
@@ -42,6 +43,7 @@ func Unavailable(t *testing.T, broken any, timeout time.Duration) {
 		integrity.Checkpoint{Size: 1, Root: make([]byte, 32), Note: []byte("note\n"), CreatedAt: Base},
 		[]compact.NodeID{compact.NewNodeID(0, 0)},
 		[]integrity.TileID{{Level: 0, Index: 0, Width: 1}},
+		NewDestination(0, "usr_ana", 0), stream.Progress{Position: 1, Status: stream.Active, At: Base},
 	} {
 		values[reflect.TypeOf(v)] = reflect.ValueOf(v)
 	}
