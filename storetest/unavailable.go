@@ -43,7 +43,9 @@ func Unavailable(t *testing.T, broken any, timeout time.Duration) {
 		integrity.Checkpoint{Size: 1, Root: make([]byte, 32), Note: []byte("note\n"), CreatedAt: Base},
 		[]compact.NodeID{compact.NewNodeID(0, 0)},
 		[]integrity.TileID{{Level: 0, Index: 0, Width: 1}},
-		NewDestination(0, "usr_ana", 0), stream.Progress{Position: 1, Status: stream.Active, At: Base},
+		stream.Destination{ID: "str_aaaaaaaaaaaaaaaaaaaaaaaaaa", OwnerID: "usr_ana", Scope: stream.ScopeMe, Type: stream.Syslog,
+			URL: "tcp://198.51.100.7:514", Status: stream.Active, Position: -1, CreatedAt: Base, UpdatedAt: Base, Version: 1},
+		stream.Progress{Position: 0, Status: stream.Active, At: Base},
 	} {
 		values[reflect.TypeOf(v)] = reflect.ValueOf(v)
 	}
