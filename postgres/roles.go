@@ -129,6 +129,8 @@ var runtimeGrants = []struct{ privileges, object string }{
 	{"SELECT, UPDATE", "TABLE write_probe"},      // readiness proves commits can succeed by updating its one row
 	{"SELECT, UPDATE", "TABLE cluster_position"}, // cluster mode: the fence epoch and applied stream seq (a trigger keeps both from going back)
 	{"SELECT", "TABLE schema_migrations"},        // Open checks that nothing is pending
+	{"SELECT", "TABLE pruned_entries"},           // a pruned entry's GET and resend; only the owner's prune writes it
+	{"SELECT", "TABLE prune_records"},            // verify --db; only the owner's prune writes it
 	{"EXECUTE", "FUNCTION auditlog_create_partition(integer, integer)"},
 }
 
