@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/guaracloud/auditlog"
-	"github.com/guaracloud/auditlog/postgres"
 	"github.com/guaracloud/auditlog/integrity"
+	"github.com/guaracloud/auditlog/postgres"
 	"github.com/guaracloud/auditlog/storetest"
 )
 
