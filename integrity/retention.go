@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/guaracloud/auditlog"
+	"github.com/guaracloud/auditlog/sequencer"
 )
 
 // Tombstone is what a prune keeps of an entry whose body it removed: enough
@@ -121,4 +122,22 @@ func ParsePruneRecord(e auditlog.Entry) (Prune, error) {
 		}
 	}
 	return p, nil
+}
+
+// CommitPruneRecord records p inside an engine's open commit transaction,
+// after the removal, through the ordinary commit planner (so it takes the
+// next seq under the engine's log lock), and returns the record's entry.
+func CommitPruneRecord(ctx context.Context, tx sequencer.Tx, p Prune, now time.Time) (auditlog.Entry, error) {
+	rec, err := NewPruneRecord(p, now)
+	if err != nil {
+		return auditlog.Entry{}, err
+	}
+	results, err := sequencer.CommitGroup(ctx, tx, [][]auditlog.Pending{{rec}}, now)
+	if err != nil {
+		return auditlog.Entry{}, fmt.Errorf("prune record: %w", err)
+	}
+	if err := results[0].Err; err != nil {
+		return auditlog.Entry{}, fmt.Errorf("prune record: %w", err)
+	}
+	return results[0].Entries[0], nil
 }

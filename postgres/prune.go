@@ -9,7 +9,6 @@ import (
 
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/integrity"
-	"github.com/guaracloud/auditlog/sequencer"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -94,18 +93,10 @@ func (s *Store) Prune(ctx context.Context, before, now time.Time) (_ integrity.P
 		}
 		return p, nil
 	}
-	rec, err := integrity.NewPruneRecord(p, now)
+	e, err := integrity.CommitPruneRecord(ctx, &commitTx{tx: tx}, p, now)
 	if err != nil {
 		return integrity.Prune{}, fmt.Errorf("postgres.Prune: %w", err)
 	}
-	results, err := sequencer.CommitGroup(ctx, &commitTx{tx: tx}, [][]auditlog.Pending{{rec}}, now)
-	if err != nil {
-		return integrity.Prune{}, fmt.Errorf("postgres.Prune: record: %w", err)
-	}
-	if err := results[0].Err; err != nil {
-		return integrity.Prune{}, fmt.Errorf("postgres.Prune: record: %w", err)
-	}
-	e := results[0].Entries[0]
 	if _, err := tx.Exec(ctx, `INSERT INTO prune_records (seq, canonical) VALUES ($1, $2)`, e.Seq, e.Canonical); err != nil {
 		return integrity.Prune{}, fmt.Errorf("postgres.Prune: keep the record: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/integrity"
 	"github.com/guaracloud/auditlog/postgres"
+	"github.com/guaracloud/auditlog/sequencer"
 	"github.com/guaracloud/auditlog/storetest"
 )
 
@@ -140,6 +141,58 @@ func TestPruneDropsPartitionsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.Must(t, ow, late)
+	if _, err := integrity.Audit(ctx, s, integrity.AuditOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// On a cluster shard's database, a prune (plain commit path, under the
+// log-state lock) interleaves with the shard sequencer's fenced commits
+// (CommitStream): seqs stay dense, both commit, and the audit passes.
+func TestPruneOnAClusterShard(t *testing.T) {
+	ctx := context.Background()
+	s, _ := MustOpen(t)
+	if _, err := s.Fence(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	pending := func(i int, at time.Time) []auditlog.Pending {
+		p, _, err := sequencer.Prepare([]auditlog.Event{{Action: "deploy.create", ResourceType: "deploy", ResourceID: "dep_1",
+			ActorID: "usr_ana", Outcome: auditlog.Success, OccurredAt: at}}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	jan := time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC)
+	through := uint64(0)
+	for i := range 20 {
+		through++
+		if _, err := s.CommitStream(ctx, [][]auditlog.Pending{pending(i, jan.Add(time.Duration(i)*time.Hour))}, time.Now(), 1, through); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		for i := range 30 {
+			through++
+			if _, err := s.CommitStream(ctx, [][]auditlog.Pending{pending(i, time.Now())}, time.Now(), 1, through); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	p, err := s.Prune(ctx, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), time.Now())
+	if err != nil || p.Count != 20 {
+		t.Fatalf("prune on a shard: %+v %v", p, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("shard commits during the prune: %v", err)
+	}
+	head, err := s.TreeHead(ctx)
+	if err != nil || head.Size != 51 {
+		t.Fatalf("tree: %d %v, want 20 + 30 entries and the record", head.Size, err)
+	}
 	if _, err := integrity.Audit(ctx, s, integrity.AuditOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,8 @@ type InitResult struct {
 // tiles (whose trigger lets a partial tile only grow by appending, never a
 // full one change; no DELETE or TRUNCATE), SELECT and UPDATE on the log-state row
 // (the seq and the Merkle tree's state), what the token, project and secret
-// tables need, UPDATE on the readiness probe's row, and EXECUTE on the
+// tables need, SELECT only on the retention tombstones and prune records
+// (only the owner prunes), UPDATE on the readiness probe's row, and EXECUTE on the
 // partition-making function. It is idempotent: run it again after an upgrade.
 func Init(ctx context.Context, dsn string, opts InitOptions) (InitResult, error) {
 	s, err := Open(ctx, dsn)

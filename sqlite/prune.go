@@ -52,18 +52,10 @@ func (s *Store) Prune(ctx context.Context, before, now time.Time) (_ integrity.P
 	if n, err := res.RowsAffected(); err != nil || n != p.Count {
 		return integrity.Prune{}, fmt.Errorf("sqlite.Prune: removed %d entries of %d (%v)", n, p.Count, err)
 	}
-	rec, err := integrity.NewPruneRecord(p, now)
+	e, err := integrity.CommitPruneRecord(ctx, &commitTx{tx: tx}, p, now)
 	if err != nil {
 		return integrity.Prune{}, fmt.Errorf("sqlite.Prune: %w", err)
 	}
-	results, err := sequencer.CommitGroup(ctx, &commitTx{tx: tx}, [][]auditlog.Pending{{rec}}, now)
-	if err != nil {
-		return integrity.Prune{}, fmt.Errorf("sqlite.Prune: record: %w", err)
-	}
-	if err := results[0].Err; err != nil {
-		return integrity.Prune{}, fmt.Errorf("sqlite.Prune: record: %w", err)
-	}
-	e := results[0].Entries[0]
 	if _, err := tx.ExecContext(ctx, `INSERT INTO prune_records (seq, canonical) VALUES (?, ?)`, e.Seq, e.Canonical); err != nil {
 		return integrity.Prune{}, fmt.Errorf("sqlite.Prune: keep the record: %w", err)
 	}

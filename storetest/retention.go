@@ -252,6 +252,13 @@ func testPruneKeepsProofs(t *testing.T, open RetentionOpener) {
 // tlogRoots computes the root of every prefix of records with sumdb/tlog.
 func tlogRoots(t *testing.T, records [][]byte) []tlog.Hash {
 	t.Helper()
+	roots, _ := tlogRootsOf(t, records)
+	return roots
+}
+
+// tlogRootsOf is tlogRoots, with a reader of the hashes sumdb/tlog stores.
+func tlogRootsOf(t *testing.T, records [][]byte) ([]tlog.Hash, tlog.HashReader) {
+	t.Helper()
 	var stored []tlog.Hash
 	reader := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
 		out := make([]tlog.Hash, len(idx))
@@ -273,7 +280,7 @@ func tlogRoots(t *testing.T, records [][]byte) []tlog.Hash {
 		}
 		roots = append(roots, root)
 	}
-	return roots
+	return roots, reader
 }
 
 func testPruneEverything(t *testing.T, open RetentionOpener) {

@@ -129,8 +129,10 @@ func testDBPrune(t *testing.T, ts *testServer, ownerDB, boundary string) {
 	wantError(t, ts.post(map[string]any{"action": auditlog.ActionRetentionPrune, "resource_type": "audit_log", "resource_id": "x",
 		"actor_id": "usr_ana", "outcome": "success"}), http.StatusBadRequest, auditlog.EInvalid, "action")
 
-	// Again: nothing to do, nothing recorded.
-	code, _, errOut = run(t, "db", "prune", "--before", "2026-03-15", "--db", ownerDB)
+	// Again (the flags from the environment this time): nothing to do, nothing recorded.
+	t.Setenv("AUDITLOG_BEFORE", "2026-03-15")
+	t.Setenv("AUDITLOG_DB", ownerDB)
+	code, _, errOut = run(t, "db", "prune")
 	if code != 0 || !strings.Contains(errOut, "nothing to prune") {
 		t.Fatalf("second prune: %d %s", code, errOut)
 	}
