@@ -41,6 +41,13 @@ var Catalog = []Action{
 	{"audit_log.stream.delete", "audit_log_stream", "A streaming destination was deleted."},
 }
 
+// ServiceActions lists the actions only the service itself records (its
+// actor is RetentionActor); writers are refused them. They are kept out of
+// Catalog, which lists what writers record and what generators draw from.
+var ServiceActions = []Action{
+	{ActionRetentionPrune, "audit_log", "Entries older than the retention limit were pruned; their leaf hashes and every proof remain."},
+}
+
 // ResourceTypes lists the resource types of the catalog, in catalog order.
 func ResourceTypes() []string {
 	var out []string

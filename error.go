@@ -12,6 +12,7 @@ const (
 	EUnauthorized = "unauthorized"       // missing or unknown credentials (401)
 	EForbidden    = "forbidden"          // credentials of the wrong kind (403)
 	ENotFound     = "not_found"          // no such resource visible to the caller (404)
+	EPruned       = "pruned"             // the caller's entry was removed by retention; its proofs remain (404)
 	EConflict     = "conflict"           // an id reused with other content (409)
 	ETooLarge     = "payload_too_large"  // request body over the limit (413)
 	ERateLimited  = "rate_limited"       // too many requests (429)

@@ -146,6 +146,14 @@ func inTimeRange(t time.Time) bool {
 // walk, linear in its size: nesting within MaxMetadataDepth, finite numbers,
 // and at most MaxMetadataSize bytes as encoding/json writes it.
 func (e *Event) Validate(prefix string) error {
+	if e.Action == ActionRetentionPrune {
+		return ParamError(prefix+"action", "action %s is reserved for the records the service writes itself", ActionRetentionPrune)
+	}
+	return e.validate(prefix)
+}
+
+// validate is Validate without the refusal of reserved actions.
+func (e *Event) validate(prefix string) error {
 	if e.ID != "" && !ValidID(e.ID) {
 		return ParamError(prefix+"id", "id must be 1-%d letters, digits, '.', '_', ':' or '-', starting with a letter or digit", MaxIDLen)
 	}

@@ -24,6 +24,20 @@ func Sanitize(e Event, prefix string) (Event, error) {
 	if err := e.Validate(prefix); err != nil {
 		return Event{}, err
 	}
+	return sanitize(e, prefix)
+}
+
+// SanitizeReserved is Sanitize for the records the service writes itself
+// (ActionRetentionPrune): the same checks and redaction, reserved actions allowed.
+func SanitizeReserved(e Event) (Event, error) {
+	if err := e.validate(""); err != nil {
+		return Event{}, err
+	}
+	return sanitize(e, "")
+}
+
+// sanitize is Sanitize after validation.
+func sanitize(e Event, prefix string) (Event, error) {
 	if err := CheckActorID(e.ActorID, prefix); err != nil {
 		return Event{}, err
 	}

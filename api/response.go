@@ -32,7 +32,7 @@ func statusOf(code string) int {
 		return http.StatusUnauthorized
 	case auditlog.EForbidden:
 		return http.StatusForbidden
-	case auditlog.ENotFound:
+	case auditlog.ENotFound, auditlog.EPruned:
 		return http.StatusNotFound
 	case auditlog.EMethod:
 		return http.StatusMethodNotAllowed

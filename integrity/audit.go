@@ -51,6 +51,9 @@ func Audit(ctx context.Context, src Store, opts AuditOptions) (AuditReport, erro
 		return AuditReport{}, fmt.Errorf("audit: %w", err)
 	}
 	a := &auditor{src: src, opts: opts, state: state, rng: rangeFactory.NewEmptyRange(0)}
+	if err := a.loadPrunes(ctx); err != nil {
+		return AuditReport{}, err
+	}
 	if err := a.checkpointsUpTo(ctx, 0); err != nil {
 		return AuditReport{}, err
 	}
@@ -96,6 +99,8 @@ type auditor struct {
 	fetchedTo   uint64       // checkpoints of size < fetchedTo have been fetched
 	exhausted   bool         // the history has no more checkpoints
 	first       *Mismatch    // lowest-seq failure of the current page
+	ret         Retention    // the store's tombstones and prune records, when it prunes
+	prunes      []Prune      // every prune recorded, their records checked against the tree
 	cpFail      *Mismatch    // a checkpoint that disagrees, reported when nothing more precise is
 }
 
@@ -111,6 +116,11 @@ func (a *auditor) page(ctx context.Context, rows []StoredEntry) error {
 	var created []Node
 	visit := func(id compact.NodeID, hash []byte) { created = append(created, Node{ID: id, Hash: hash}) }
 	for _, row := range rows {
+		if row.Seq > a.next {
+			if err := a.fillPruned(ctx, min(row.Seq, int64(a.state.Size)), visit); err != nil {
+				return err
+			}
+		}
 		if row.Seq != a.next {
 			a.fail(a.next, "missing: the log goes from seq %d to seq %d (a deleted row)", a.next-1, row.Seq)
 			break
@@ -339,6 +349,18 @@ func (a *auditor) checkCheckpoint(cp Checkpoint) {
 // finish compares the recomputed tree with the stored state and checks that
 // no checkpoint covers more entries than the log holds.
 func (a *auditor) finish(ctx context.Context) error {
+	if a.first == nil && uint64(a.next) < a.state.Size {
+		var created []Node
+		if err := a.fillPruned(ctx, int64(a.state.Size), func(id compact.NodeID, hash []byte) { created = append(created, Node{ID: id, Hash: hash}) }); err != nil {
+			return err
+		}
+		if err := a.compareNodes(ctx, created); err != nil {
+			return err
+		}
+		if err := a.failure(); err != nil {
+			return err
+		}
+	}
 	if uint64(a.next) < a.state.Size {
 		return &Mismatch{Seq: a.next, Reason: fmt.Sprintf("missing: the tree holds %d entries but the log ends at seq %d (deleted rows)", a.state.Size, a.next-1)}
 	}

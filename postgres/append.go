@@ -31,6 +31,17 @@ func (s *Store) Commit(ctx context.Context, batches [][]auditlog.Pending, receiv
 // transaction, guard (when not nil) may check and update other rows (the
 // cluster's fenced stream position) and refuse the commit.
 func (s *Store) commit(ctx context.Context, batches [][]auditlog.Pending, receivedAt time.Time, guard func(context.Context, pgx.Tx) error) ([]auditlog.CommitResult, error) {
+	results, err := s.commitOnce(ctx, batches, receivedAt, guard)
+	if noPartition(err) {
+		// A prune dropped a month this server knew: make it again, once.
+		s.forgetMonths()
+		results, err = s.commitOnce(ctx, batches, receivedAt, guard)
+	}
+	return results, err
+}
+
+// commitOnce is one attempt of commit.
+func (s *Store) commitOnce(ctx context.Context, batches [][]auditlog.Pending, receivedAt time.Time, guard func(context.Context, pgx.Tx) error) ([]auditlog.CommitResult, error) {
 	if err := s.ensurePartitions(ctx, batches, receivedAt); err != nil {
 		return nil, err
 	}
@@ -89,7 +100,8 @@ func (c *commitTx) Next(ctx context.Context) (int64, error) {
 // entry's partition, found by the occurred_us kept beside the id.
 func (c *commitTx) Stored(ctx context.Context, ids []string) (map[string]sequencer.Stored, error) {
 	rows, err := c.tx.Query(ctx, `SELECT i.id, i.fingerprint,
-			(SELECT e.canonical FROM entries e WHERE e.occurred_us = i.occurred_us AND e.seq = i.seq)
+			(SELECT e.canonical FROM entries e WHERE e.occurred_us = i.occurred_us AND e.seq = i.seq),
+			EXISTS (SELECT 1 FROM pruned_entries p WHERE p.seq = i.seq)
 		FROM entry_ids i WHERE i.id = ANY($1)`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("look up ids: %w", err)
@@ -101,10 +113,10 @@ func (c *commitTx) Stored(ctx context.Context, ids []string) (map[string]sequenc
 			id string
 			st sequencer.Stored
 		)
-		if err := rows.Scan(&id, &st.Fingerprint, &st.Canonical); err != nil {
+		if err := rows.Scan(&id, &st.Fingerprint, &st.Canonical, &st.Pruned); err != nil {
 			return nil, fmt.Errorf("look up ids: %w", err)
 		}
-		if st.Canonical == nil {
+		if st.Canonical == nil && !st.Pruned {
 			return nil, fmt.Errorf("look up ids: entry %q is in entry_ids but not in entries", id)
 		}
 		out[id] = st

@@ -47,7 +47,7 @@ func (s *Store) Get(ctx context.Context, scope auditlog.Scope, id string) (_ aud
 	var raw []byte
 	err = s.pool.QueryRow(ctx, `SELECT canonical FROM entries `+where, args...).Scan(&raw)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return auditlog.Entry{}, auditlog.Errorf(auditlog.ENotFound, "no audit log entry with that id")
+		return auditlog.Entry{}, s.notFound(ctx, scope, id)
 	} else if err != nil {
 		return auditlog.Entry{}, fmt.Errorf("postgres.Get: %w", err)
 	}

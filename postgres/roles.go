@@ -38,9 +38,10 @@ type InitResult struct {
 // tiles (whose trigger lets a partial tile only grow by appending, never a
 // full one change; no DELETE or TRUNCATE), SELECT and UPDATE on the log-state row
 // (the seq and the Merkle tree's state), what the token, project and secret
-// tables need, SELECT, INSERT, UPDATE and DELETE on streams (the stream
-// destinations with their delivery progress and leases: configuration, not
-// evidence), UPDATE on the readiness probe's row, and EXECUTE on the
+// tables need, SELECT only on the retention tombstones and prune records
+// (only the owner prunes), SELECT, INSERT, UPDATE and DELETE on streams (the
+// stream destinations with their delivery progress and leases: configuration,
+// not evidence), UPDATE on the readiness probe's row, and EXECUTE on the
 // partition-making function. It is idempotent: run it again after an upgrade.
 func Init(ctx context.Context, dsn string, opts InitOptions) (InitResult, error) {
 	s, err := Open(ctx, dsn)
@@ -131,6 +132,8 @@ var runtimeGrants = []struct{ privileges, object string }{
 	{"SELECT, UPDATE", "TABLE write_probe"},      // readiness proves commits can succeed by updating its one row
 	{"SELECT, UPDATE", "TABLE cluster_position"}, // cluster mode: the fence epoch and applied stream seq (a trigger keeps both from going back)
 	{"SELECT", "TABLE schema_migrations"},        // Open checks that nothing is pending
+	{"SELECT", "TABLE pruned_entries"},           // a pruned entry's GET and resend; only the owner's prune writes it
+	{"SELECT", "TABLE prune_records"},            // verify --db; only the owner's prune writes it
 	{"EXECUTE", "FUNCTION auditlog_create_partition(integer, integer)"},
 	// Stream destinations: configuration, delivery progress and leases, not
 	// audit evidence, so the one table the runtime role may delete from.

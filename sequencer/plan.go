@@ -28,6 +28,7 @@ type Tx interface {
 type Stored struct {
 	Fingerprint []byte
 	Canonical   []byte
+	Pruned      bool // the entry's body was removed by retention: its id stays taken
 }
 
 // Row is one new entry of a commit, with its seq and canonical bytes set.
@@ -41,6 +42,7 @@ type Row struct {
 type known struct {
 	fingerprint []byte
 	canonical   []byte          // its canonical bytes, when stored before
+	pruned      bool            // stored before, then pruned by retention
 	entry       *auditlog.Entry // decoded on demand, or new in this group
 }
 
@@ -103,7 +105,7 @@ func lookup(ctx context.Context, tx Tx, batches [][]auditlog.Pending) (map[strin
 	}
 	seen := make(map[string]*known, len(stored))
 	for id, st := range stored {
-		seen[id] = &known{fingerprint: st.Fingerprint, canonical: st.Canonical}
+		seen[id] = &known{fingerprint: st.Fingerprint, canonical: st.Canonical, pruned: st.Pruned}
 	}
 	return seen, nil
 }
@@ -118,6 +120,9 @@ func planBatch(batch []auditlog.Pending, seen map[string]*known, next int64, rec
 		k, ok := seen[batch[i].Entry.ID]
 		if !ok {
 			continue
+		}
+		if k.pruned {
+			return nil, nil, auditlog.PrunedConflictError(batch[i].Entry.ID)
 		}
 		if !bytes.Equal(k.fingerprint, batch[i].Fingerprint[:]) {
 			return nil, nil, auditlog.ConflictError(batch[i].Entry.ID)

@@ -44,7 +44,9 @@ type commitTx struct {
 // already holds SQLite's single write lock (the store's one writer).
 func (c *commitTx) Next(ctx context.Context) (int64, error) {
 	var next int64
-	if err := c.tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), -1) + 1 FROM entries`).Scan(&next); err != nil {
+	// Pruned entries' seqs count: the log's end may be a tombstone.
+	if err := c.tx.QueryRowContext(ctx, `SELECT MAX((SELECT COALESCE(MAX(seq), -1) FROM entries),
+		(SELECT COALESCE(MAX(seq), -1) FROM pruned_entries)) + 1`).Scan(&next); err != nil {
 		return 0, fmt.Errorf("read log end: %w", err)
 	}
 	tree, _, err := loadTree(ctx, c.tx)
@@ -89,6 +91,9 @@ func (c *commitTx) Stored(ctx context.Context, ids []string) (map[string]sequenc
 		}
 		if err := rows.Close(); err != nil {
 			return nil, fmt.Errorf("look up ids: %w", err)
+		}
+		if err := prunedIDs(ctx, c.tx, chunk, args, out); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil

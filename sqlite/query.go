@@ -43,7 +43,7 @@ func (s *Store) Get(ctx context.Context, scope auditlog.Scope, id string) (_ aud
 	var raw []byte
 	err = s.read.QueryRowContext(ctx, `SELECT canonical FROM entries `+where, args...).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
-		return auditlog.Entry{}, auditlog.Errorf(auditlog.ENotFound, "no audit log entry with that id")
+		return auditlog.Entry{}, s.notFound(ctx, scope, id)
 	} else if err != nil {
 		return auditlog.Entry{}, fmt.Errorf("sqlite.Get: %w", err)
 	}

@@ -65,27 +65,7 @@ func tlogHashes(t *testing.T, st integrity.Store) ([]tlog.Hash, [][]byte, tlog.H
 			after = r.Seq
 		}
 	}
-	var stored []tlog.Hash
-	reader := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-		out := make([]tlog.Hash, len(idx))
-		for i, x := range idx {
-			out[i] = stored[x]
-		}
-		return out, nil
-	})
-	roots := []tlog.Hash{tlog.Hash(integrity.EmptyRoot())}
-	for i, rec := range records {
-		hs, err := tlog.StoredHashes(int64(i), rec, reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored = append(stored, hs...)
-		root, err := tlog.TreeHash(int64(i+1), reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		roots = append(roots, root)
-	}
+	roots, reader := tlogRootsOf(t, records)
 	return roots, records, reader
 }
 

@@ -10,7 +10,7 @@ import (
 
 // newDB builds `auditlog db`, the database administration commands.
 func newDB() *cobra.Command {
-	cmd := &cobra.Command{Use: "db", Short: "Set up the PostgreSQL database: schema and roles"}
+	cmd := &cobra.Command{Use: "db", Short: "Set up the PostgreSQL database (schema and roles) and prune old entries"}
 	var db, role, password string
 	initCmd := &cobra.Command{
 		Use:   "init --db postgres://OWNER@HOST/DB [--runtime-role NAME [--runtime-password PASSWORD]]",
@@ -52,6 +52,6 @@ Prefer AUDITLOG_RUNTIME_PASSWORD to the flag, which other users can see in ps.`,
 	initCmd.Flags().StringVar(&db, "db", "", "postgres:// URL; its user owns the schema (needs CREATEROLE to create the runtime role)")
 	initCmd.Flags().StringVar(&role, "runtime-role", "", "role for 'auditlog serve': created if missing, granted INSERT and SELECT only")
 	initCmd.Flags().StringVar(&password, "runtime-password", "", "password to set on the runtime role (prefer AUDITLOG_RUNTIME_PASSWORD)")
-	cmd.AddCommand(initCmd)
+	cmd.AddCommand(initCmd, newDBPrune())
 	return cmd
 }

@@ -53,6 +53,8 @@ type Main struct {
 	CommitWait time.Duration // how long a write waits for its commit before answering 202
 	node       *clusterNode
 
+	Retention retention // the optional prune schedule (--retention-days), see prune.go
+
 	// StreamsAllowPrivate lets stream destinations be on loopback and private networks.
 	StreamsAllowPrivate bool
 	streams             api.Streams
@@ -117,6 +119,7 @@ func newServe() *cobra.Command {
 	cmd.Flags().StringVar(&m.NodeID, "node-id", "", "cluster mode: this node's name in sequencer leases and logs (default host-pid)")
 	cmd.Flags().DurationVar(&m.CommitWait, "commit-wait", 2*time.Second, "cluster mode: how long a write waits for its shard's commit before answering 202 (durable, committed later)")
 	cmd.Flags().BoolVar(&m.StreamsAllowPrivate, "streams-allow-private", false, "let stream destinations be on loopback and private networks (tests, on-premises collectors); refused otherwise")
+	m.Retention.flags(cmd)
 	cmd.Flags().StringVar(&m.SigningKey, "signing-key", "", "checkpoint signing key file (or key text), made on first start; default <db>.signing-key for SQLite, ./auditlog.signing-key for PostgreSQL (every server of one database must share it)")
 	return cmd
 }
@@ -178,6 +181,9 @@ func (m *Main) Start(ctx context.Context) error {
 		return m.fail(err)
 	}
 	if m.streams, err = m.startStreams(ctx, reg); err != nil {
+		return m.fail(err)
+	}
+	if err := m.Retention.start(ctx, m); err != nil {
 		return m.fail(err)
 	}
 	server, err := api.New(api.Config{
@@ -292,7 +298,7 @@ func (m *Main) Close(ctx context.Context) error {
 	if m.node != nil {
 		errs = append(errs, m.node.close(ctx))
 	}
-	errs = append(errs, m.stopCheckpoints(ctx))
+	errs = append(errs, m.stopCheckpoints(ctx), m.Retention.close(ctx))
 	if m.store != nil {
 		errs = append(errs, m.store.Close())
 	}
