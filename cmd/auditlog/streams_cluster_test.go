@@ -37,6 +37,10 @@ func TestClusterStreams(t *testing.T) {
 	}
 	user, other := actors[1], actors[0]
 	userToken := a.token(auditlog.UserToken, user)
+	// Shard databases are opened in the background: wait until both nodes reach them.
+	for _, n := range []*testServer{a, b} {
+		waitFor(t, 30*time.Second, "the shards", func() bool { return n.do("GET", "/v1/streams", userToken, nil).Status == http.StatusOK })
+	}
 
 	hook := &slowHook{actors: map[string]bool{}}
 	recv := httptest.NewServer(hook)
