@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -32,11 +33,13 @@ type receiver struct {
 	attempts  int
 	refused   int // attempts answered with an error on demand
 	invalid   int // requests refused as malformed, unsigned or unauthorized
+	firstErr  error
+	expectBad bool
 }
 
 func newReceiver(t testing.TB, check func(r *http.Request, body []byte) ([]json.RawMessage, int, error), okBody string) *receiver {
 	rc := &receiver{t: t}
-	rc.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rc.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
 		if err != nil {
 			http.Error(w, "read", http.StatusBadRequest)
@@ -48,9 +51,13 @@ func newReceiver(t testing.TB, check func(r *http.Request, body []byte) ([]json.
 		switch {
 		case err != nil:
 			rc.invalid++
+			if rc.firstErr == nil {
+				rc.firstErr = err
+			}
 			rc.mu.Unlock()
-			t.Errorf("streamtest receiver: %v", err)
-			http.Error(w, err.Error(), status)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			fmt.Fprintf(w, `{"text":%q,"code":%d}`, err.Error(), 4)
 			return
 		case rc.failing || time.Now().Before(rc.failUntil):
 			rc.refused++
@@ -63,8 +70,25 @@ func newReceiver(t testing.TB, check func(r *http.Request, body []byte) ([]json.
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, okBody)
 	}))
-	t.Cleanup(rc.srv.Close)
+	rc.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are tests' own doing
+	rc.srv.StartTLS()
+	t.Cleanup(func() {
+		rc.srv.Close()
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		if rc.invalid > 0 && !rc.expectBad {
+			t.Errorf("streamtest receiver refused %d invalid requests; the first: %v", rc.invalid, rc.firstErr)
+		}
+	})
 	return rc
+}
+
+// ExpectInvalid stops the receiver from failing the test at its end for
+// the invalid requests it refused (for tests that send them on purpose).
+func (rc *receiver) ExpectInvalid() {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.expectBad = true
 }
 
 // URL is the receiver's https:// URL.
@@ -133,7 +157,8 @@ func (rc *receiver) WaitEntries(t testing.TB, n int, timeout time.Duration) []js
 }
 
 // WebhookReceiver is an HTTPS webhook endpoint that checks every request's
-// Audit-Signature with stream.VerifySignature (a failure fails the test).
+// Audit-Signature with stream.VerifySignature: it answers 401 to a bad one,
+// and fails the test at its end unless ExpectInvalid was called.
 type WebhookReceiver struct{ *receiver }
 
 // SignatureTolerance is the replay window the webhook receiver accepts.
@@ -160,7 +185,9 @@ func NewWebhookReceiver(t testing.TB, secret []byte) *WebhookReceiver {
 }
 
 // SplunkReceiver is an HTTPS Splunk HEC event endpoint that checks the
-// Authorization header and the event objects' shape.
+// Authorization header (403 and code 4 otherwise, as Splunk answers) and the
+// event objects' shape; invalid requests fail the test at its end unless
+// ExpectInvalid was called.
 type SplunkReceiver struct{ *receiver }
 
 // SplunkEvent is one HEC event object as the receiver decodes it.
