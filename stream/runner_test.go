@@ -198,6 +198,7 @@ func outage(t *testing.T) time.Duration {
 // while (30s in CI) as entries keep coming; once it recovers it has every
 // entry, in order, with no gaps, and the destination shows the failure meanwhile.
 func TestReceiverOutage(t *testing.T) {
+	t.Parallel() // mostly waiting out the outage
 	s := openLog(t)
 	w := storetest.Writer(t, s)
 	secret := []byte("whsec_outage")
@@ -264,6 +265,22 @@ func metric(t *testing.T, reg *prometheus.Registry, name, label string) float64 
 		}
 	}
 	return sum
+}
+
+// waitMetric waits until metric(name, label) is want.
+func waitMetric(t *testing.T, reg *prometheus.Registry, name, label string, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := metric(t, reg, name, label)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s{%s} is %v, want %v", name, label, got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // TestRestartLosesNothing stops a runner mid-stream and starts another (on
@@ -362,8 +379,10 @@ func TestPauseResumeReplay(t *testing.T) {
 	ctx := context.Background()
 	rcv := streamtest.NewWebhookReceiver(t, []byte("k"))
 	rcv.SetFailing(true)
+	reg := prometheus.NewRegistry()
 	r := startRunner(t, s, func(c *stream.RunnerConfig) {
 		c.Senders.RootCAs = rcv.RootCAs()
+		c.Registry = reg
 		c.MaxFailures, c.MinBackoff, c.MaxBackoff = 3, time.Millisecond, 5*time.Millisecond
 	})
 	want := write(t, w, "usr_ana", "", 30)
@@ -376,6 +395,9 @@ func TestPauseResumeReplay(t *testing.T) {
 	if n, _, _ := rcv.Stats(); n != 3 {
 		t.Fatalf("%d attempts before the pause, want 3", n)
 	}
+	// A paused destination's lag shows: every entry is behind it.
+	waitMetric(t, reg, "auditlog_stream_lag_seqs", stream.Webhook, float64(want[len(want)-1].Seq+1))
+	waitMetric(t, reg, "auditlog_stream_destinations", stream.Paused, 1)
 
 	rcv.SetFailing(false)
 	paused.Status, paused.Failures, paused.LastError = stream.Active, 0, ""
@@ -386,6 +408,8 @@ func TestPauseResumeReplay(t *testing.T) {
 	last := want[len(want)-1].Seq
 	waitStream(t, s, d.ID, 20*time.Second, "caught up after the resume", func(d stream.Destination) bool { return d.Position == last })
 	inOrder(t, rcv.Entries(), want)
+	waitMetric(t, reg, "auditlog_stream_lag_seqs", stream.Webhook, 0)
+	waitMetric(t, reg, "auditlog_stream_destinations", stream.Active, 1)
 
 	cur, err := s.Stream(ctx, d.ID)
 	if err != nil {
@@ -440,12 +464,11 @@ func TestDeletedStreamStops(t *testing.T) {
 	// Another destination created after the delete is delivered: the runner
 	// has moved on; the deleted one's receiver gets nothing more.
 	other := streamtest.NewWebhookReceiver(t, []byte("k2"))
-	d2 := destination(t, s, "usr_ana", "", stream.Webhook, other.URL(), []byte("k2"))
+	destination(t, s, "usr_ana", "", stream.Webhook, other.URL(), []byte("k2"))
 	r.Refresh()
 	write(t, w, "usr_ana", "", 5)
 	r.Wake()
 	other.WaitEntries(t, 15, 20*time.Second)
-	_ = d2
 	if n := len(rcv.Entries()); n != 10 {
 		t.Fatalf("the deleted destination's receiver got %d entries, want 10", n)
 	}

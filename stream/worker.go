@@ -135,6 +135,10 @@ func (w *worker) loop(ctx context.Context) {
 			continue
 		}
 		w.idle = 0
+		full := len(entries) == cfg.BatchSize
+		if cut := bytesCut(entries, MaxBatchBytes); cut < len(entries) {
+			entries, through, full = entries[:cut], entries[cut-1].Seq, true
+		}
 		if len(entries) > 0 {
 			if err := w.sender.Send(ctx, entries); err != nil {
 				if ctx.Err() != nil {
@@ -151,10 +155,23 @@ func (w *worker) loop(ctx context.Context) {
 				continue
 			}
 		}
-		if len(entries) < cfg.BatchSize {
+		if !full {
 			w.sleep(ctx, cfg.Poll, true)
 		}
 	}
+}
+
+// bytesCut returns how many leading entries fit in max canonical bytes,
+// one at least.
+func bytesCut(entries []auditlog.Entry, max int) int {
+	size := 0
+	for i := range entries {
+		size += len(entries[i].Canonical)
+		if size > max && i > 0 {
+			return i
+		}
+	}
+	return len(entries)
 }
 
 // prepareSender (re)builds the sender when the destination's type, URL or
