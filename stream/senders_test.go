@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +75,24 @@ func TestWebhookSender(t *testing.T) {
 		}
 		if _, _, invalid := other.Stats(); invalid != 1 {
 			t.Fatalf("invalid %d", invalid)
+		}
+	})
+	t.Run("RedirectIsNotFollowed", func(t *testing.T) {
+		redirect := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, rcv.URL()+"/elsewhere", http.StatusTemporaryRedirect)
+		}))
+		defer redirect.Close()
+		before := len(rcv.Batches())
+		snd, err := stream.NewSender(stream.Destination{ID: "str_c", Type: stream.Webhook, URL: redirect.URL}, secret, stream.SenderOptions{AllowPrivate: true, RootCAs: rcv.RootCAs()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer snd.Close()
+		if err := snd.Send(ctx, entries[:1]); stream.Reason(err) != "webhook: the receiver answered 307" {
+			t.Fatalf("got %v, want the 307 as a failure", err)
+		}
+		if len(rcv.Batches()) != before {
+			t.Fatal("the redirect was followed")
 		}
 	})
 	t.Run("UntrustedCertificate", func(t *testing.T) {
