@@ -150,6 +150,7 @@ func inOrder(t *testing.T, got []json.RawMessage, want []auditlog.Entry) int {
 // finds every entry exactly once, in RFC 5424 with its canonical JSON as the
 // message, in seq order.
 func TestRsyslogBurst(t *testing.T) {
+	t.Parallel()
 	rs := streamtest.StartRsyslog(t)
 	s := openLog(t)
 	w := storetest.Writer(t, s)
@@ -216,16 +217,18 @@ func TestReceiverOutage(t *testing.T) {
 	rcv.WaitEntries(t, 300, 20*time.Second)
 
 	down := outage(t)
-	rcv.FailFor(down)
 	until := time.Now().Add(down)
+	rcv.FailFor(down)
+	want = append(want, write(t, w, "usr_ana", "", 50)...)
+	r.Wake()
+	failed := waitStream(t, s, d.ID, down, "failures recorded during the outage", func(d stream.Destination) bool { return d.Failures > 0 })
+	if failed.LastError != "webhook: the receiver answered 503" || failed.Status != stream.Active {
+		t.Fatalf("during the outage: %+v", failed)
+	}
 	for time.Now().Before(until) {
 		want = append(want, write(t, w, "usr_ana", "", 50)...)
 		r.Wake()
 		time.Sleep(down / 10)
-	}
-	failed := waitStream(t, s, d.ID, 10*time.Second, "failures recorded", func(d stream.Destination) bool { return d.Failures > 0 })
-	if failed.LastError != "webhook: the receiver answered 503" || failed.Status != stream.Active {
-		t.Fatalf("during the outage: %+v", failed)
 	}
 	last := want[len(want)-1].Seq
 	after := waitStream(t, s, d.ID, down+30*time.Second, "caught up", func(d stream.Destination) bool { return d.Position == last })
@@ -286,15 +289,16 @@ func waitMetric(t *testing.T, reg *prometheus.Registry, name, label string, want
 // TestRestartLosesNothing stops a runner mid-stream and starts another (on
 // another node name) over the same store: the receiver gets everything.
 func TestRestartLosesNothing(t *testing.T) {
+	t.Parallel()
 	s := openLog(t)
 	w := storetest.Writer(t, s)
 	secret := []byte("whsec_restart")
 	rcv := streamtest.NewWebhookReceiver(t, secret)
 	d := destination(t, s, "usr_ana", "", stream.Webhook, rcv.URL(), secret)
-	want := write(t, w, "usr_ana", "", 3000)
-	edit := func(c *stream.RunnerConfig) { c.Senders.RootCAs = rcv.RootCAs(); c.BatchSize = 50 }
+	want := write(t, w, "usr_ana", "", 1500)
+	edit := func(c *stream.RunnerConfig) { c.Senders.RootCAs = rcv.RootCAs(); c.BatchSize = 100 }
 	first := startRunner(t, s, func(c *stream.RunnerConfig) { edit(c); c.Node = "node-a" })
-	rcv.WaitEntries(t, 500, 30*time.Second)
+	rcv.WaitEntries(t, 300, 30*time.Second)
 	first.stop()
 	stopped, err := s.Stream(context.Background(), d.ID)
 	if err != nil {
@@ -315,6 +319,7 @@ func TestRestartLosesNothing(t *testing.T) {
 // and checks that each stream carries exactly its owner's scope: a user's own
 // entries, or the admin trail of a project they own.
 func TestPrivacy(t *testing.T) {
+	t.Parallel()
 	s := openLog(t)
 	w := storetest.Writer(t, s)
 	ctx := context.Background()
