@@ -19,7 +19,6 @@ type worker struct {
 
 	version  atomic.Int64 // d.Version, read by the runner
 	position atomic.Int64 // d.Position, for the lag metric
-	typ      string       // d.Type at start, for the lag metric's label
 
 	wake    chan struct{} // new entries were committed
 	updated chan struct{} // a newer configuration is pending
@@ -35,7 +34,7 @@ type worker struct {
 }
 
 func newWorker(r *Runner, d Destination) *worker {
-	w := &worker{r: r, d: d, typ: d.Type, wake: make(chan struct{}, 1), updated: make(chan struct{}, 1), done: make(chan struct{})}
+	w := &worker{r: r, d: d, wake: make(chan struct{}, 1), updated: make(chan struct{}, 1), done: make(chan struct{})}
 	w.version.Store(d.Version)
 	w.position.Store(d.Position)
 	return w

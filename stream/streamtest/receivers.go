@@ -143,14 +143,21 @@ func (rc *receiver) Stats() (attempts, refused, invalid int) {
 // after timeout, and returns them all in arrival order.
 func (rc *receiver) WaitEntries(t testing.TB, n int, timeout time.Duration) []json.RawMessage {
 	t.Helper()
+	return waitFor(t, "receiver", "entries", n, timeout, rc.Entries)
+}
+
+// waitFor polls get until it returns at least n items, failing the test
+// after timeout, and returns them.
+func waitFor[T any](t testing.TB, who, what string, n int, timeout time.Duration, get func() []T) []T {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		got := rc.Entries()
+		got := get()
 		if len(got) >= n {
 			return got
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("receiver got %d entries in %v, want %d", len(got), timeout, n)
+			t.Fatalf("%s got %d %s in %v, want %d", who, len(got), what, timeout, n)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -139,17 +139,7 @@ func (r *Rsyslog) Messages(t testing.TB) []string {
 // after timeout, and returns them all.
 func (r *Rsyslog) WaitMessages(t testing.TB, n int, timeout time.Duration) []string {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		msgs := r.Messages(t)
-		if len(msgs) >= n {
-			return msgs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rsyslog received %d messages in %v, want %d", len(msgs), timeout, n)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return waitFor(t, "rsyslog", "messages", n, timeout, func() []string { return r.Messages(t) })
 }
 
 // freePort returns a loopback TCP port free a moment ago.

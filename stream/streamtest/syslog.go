@@ -170,15 +170,5 @@ func (r *SyslogReceiver) DropConnections() {
 // WaitMessages waits until at least n messages arrived, failing the test after timeout.
 func (r *SyslogReceiver) WaitMessages(t testing.TB, n int, timeout time.Duration) []string {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		msgs := r.Messages()
-		if len(msgs) >= n {
-			return msgs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("syslog receiver got %d messages in %v, want %d", len(msgs), timeout, n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return waitFor(t, "syslog receiver", "messages", n, timeout, r.Messages)
 }
