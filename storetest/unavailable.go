@@ -9,6 +9,7 @@ import (
 
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/integrity"
+	"github.com/guaracloud/auditlog/stream"
 	"github.com/transparency-dev/merkle/compact"
 )
 
@@ -42,6 +43,9 @@ func Unavailable(t *testing.T, broken any, timeout time.Duration) {
 		integrity.Checkpoint{Size: 1, Root: make([]byte, 32), Note: []byte("note\n"), CreatedAt: Base},
 		[]compact.NodeID{compact.NewNodeID(0, 0)},
 		[]integrity.TileID{{Level: 0, Index: 0, Width: 1}},
+		stream.Destination{ID: "str_aaaaaaaaaaaaaaaaaaaaaaaaaa", OwnerID: "usr_ana", Scope: stream.ScopeMe, Type: stream.Syslog,
+			URL: "tcp://198.51.100.7:514", Status: stream.Active, Position: -1, CreatedAt: Base, UpdatedAt: Base, Version: 1},
+		stream.Progress{Position: 0, Status: stream.Active, At: Base},
 	} {
 		values[reflect.TypeOf(v)] = reflect.ValueOf(v)
 	}
