@@ -18,6 +18,9 @@ import (
 // MaxURLLen bounds a destination URL.
 const MaxURLLen = 2048
 
+// lookupTimeout bounds CheckURL's resolution of a host name.
+const lookupTimeout = 5 * time.Second
+
 // lookupFunc resolves a host name to its addresses.
 type lookupFunc func(ctx context.Context, host string) ([]netip.Addr, error)
 
@@ -61,6 +64,8 @@ func checkURL(ctx context.Context, typ, rawURL string, allowPrivate bool, lookup
 	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
 		return urlError("the destination's host is localhost; such destinations need the server's --streams-allow-private")
 	}
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
 	addrs, err := lookup(ctx, host)
 	if err != nil || len(addrs) == 0 {
 		return urlError("the destination's host name does not resolve")

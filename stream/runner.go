@@ -23,6 +23,11 @@ type Source interface {
 // (1s doubling to 5m, full jitter) about half an hour of failing.
 const DefaultMaxFailures = 20
 
+// MaxBatchBytes bounds the canonical bytes of the entries of one send
+// (a batch always carries one entry at least), so a batch of large entries
+// stays a reasonable request for a receiver.
+const MaxBatchBytes = 1 << 20
+
 // RunnerConfig configures a Runner.
 type RunnerConfig struct {
 	Store   Store   // the destinations, their positions and leases
@@ -30,7 +35,8 @@ type RunnerConfig struct {
 	Sealer  *Sealer // opens the destinations' credentials
 	Node    string  // this server's lease holder name; "" means a random one
 	Senders SenderOptions
-	// BatchSize is the most entries one send carries; 0 means 500.
+	// BatchSize is the most entries one send carries; 0 means 500. A send
+	// also stops at MaxBatchBytes of canonical entries (always one at least).
 	BatchSize int
 	// MaxFailures is how many consecutive failures pause a destination; 0 means DefaultMaxFailures.
 	MaxFailures int
@@ -59,6 +65,7 @@ type Runner struct {
 
 	mu      sync.Mutex
 	workers map[string]*worker
+	held    []Destination // the last claim's destinations, paused ones included
 	refresh chan struct{}
 }
 
@@ -185,6 +192,7 @@ func (r *Runner) claim(ctx context.Context) error {
 	r.metrics.destinations.WithLabelValues(Paused).Set(float64(counts[Paused]))
 
 	r.mu.Lock()
+	r.held = ds
 	var stop []*worker
 	for id, w := range r.workers {
 		d, ok := active[id]
@@ -228,7 +236,7 @@ func (r *Runner) start(ctx context.Context, d Destination) {
 func (r *Runner) stopAll() {
 	r.mu.Lock()
 	ws := r.workers
-	r.workers = map[string]*worker{}
+	r.workers, r.held = map[string]*worker{}, nil
 	r.mu.Unlock()
 	for _, w := range ws {
 		w.cancel()
@@ -238,8 +246,8 @@ func (r *Runner) stopAll() {
 	}
 }
 
-// observeLag sets the lag gauge: per type, the largest distance from a
-// running destination's position to the log's last seq.
+// observeLag sets the lag gauge: per type, the largest distance from a held
+// destination's position (its worker's, when one runs) to the log's last seq.
 func (r *Runner) observeLag(ctx context.Context) {
 	if r.cfg.Head == nil {
 		return
@@ -250,9 +258,13 @@ func (r *Runner) observeLag(ctx context.Context) {
 	}
 	lag := map[string]int64{Webhook: 0, SplunkHEC: 0, Syslog: 0}
 	r.mu.Lock()
-	for _, w := range r.workers {
-		if l := head - 1 - w.position.Load(); l > lag[w.typ] {
-			lag[w.typ] = l
+	for _, d := range r.held {
+		pos := d.Position
+		if w, ok := r.workers[d.ID]; ok && !w.finished() {
+			pos = w.position.Load()
+		}
+		if l := head - 1 - pos; l > lag[d.Type] {
+			lag[d.Type] = l
 		}
 	}
 	r.mu.Unlock()

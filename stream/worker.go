@@ -19,7 +19,6 @@ type worker struct {
 
 	version  atomic.Int64 // d.Version, read by the runner
 	position atomic.Int64 // d.Position, for the lag metric
-	typ      string       // d.Type at start, for the lag metric's label
 
 	wake    chan struct{} // new entries were committed
 	updated chan struct{} // a newer configuration is pending
@@ -35,7 +34,7 @@ type worker struct {
 }
 
 func newWorker(r *Runner, d Destination) *worker {
-	w := &worker{r: r, d: d, typ: d.Type, wake: make(chan struct{}, 1), updated: make(chan struct{}, 1), done: make(chan struct{})}
+	w := &worker{r: r, d: d, wake: make(chan struct{}, 1), updated: make(chan struct{}, 1), done: make(chan struct{})}
 	w.version.Store(d.Version)
 	w.position.Store(d.Position)
 	return w
@@ -135,6 +134,10 @@ func (w *worker) loop(ctx context.Context) {
 			continue
 		}
 		w.idle = 0
+		full := len(entries) == cfg.BatchSize
+		if cut := bytesCut(entries, MaxBatchBytes); cut < len(entries) {
+			entries, through, full = entries[:cut], entries[cut-1].Seq, true
+		}
 		if len(entries) > 0 {
 			if err := w.sender.Send(ctx, entries); err != nil {
 				if ctx.Err() != nil {
@@ -151,10 +154,23 @@ func (w *worker) loop(ctx context.Context) {
 				continue
 			}
 		}
-		if len(entries) < cfg.BatchSize {
+		if !full {
 			w.sleep(ctx, cfg.Poll, true)
 		}
 	}
+}
+
+// bytesCut returns how many leading entries fit in max canonical bytes,
+// one at least.
+func bytesCut(entries []auditlog.Entry, max int) int {
+	size := 0
+	for i := range entries {
+		size += len(entries[i].Canonical)
+		if size > max && i > 0 {
+			return i
+		}
+	}
+	return len(entries)
 }
 
 // prepareSender (re)builds the sender when the destination's type, URL or
