@@ -43,14 +43,14 @@ Prefer AUDITLOG_RUNTIME_PASSWORD to the flag, which other users can see in ps.`,
 				if res.RoleCreated {
 					verb = "created"
 				}
-				fmt.Fprintf(w, "runtime role %s %s: SELECT and INSERT on entries; no UPDATE, DELETE or TRUNCATE\n", role, verb)
+				fmt.Fprintf(w, "runtime role %s %s: SELECT and INSERT on entries, never UPDATE, DELETE or TRUNCATE (nor DROP: only the owner prunes); changes to its stream destinations\n", role, verb)
 				fmt.Fprintf(w, "next: auditlog serve --db 'postgres://%s@HOST/%s' (with its password, if it has one)\n", role, res.Database)
 			}
 			return nil
 		},
 	}
 	initCmd.Flags().StringVar(&db, "db", "", "postgres:// URL; its user owns the schema (needs CREATEROLE to create the runtime role)")
-	initCmd.Flags().StringVar(&role, "runtime-role", "", "role for 'auditlog serve': created if missing, granted INSERT and SELECT only")
+	initCmd.Flags().StringVar(&role, "runtime-role", "", "role for 'auditlog serve': created if missing, granted INSERT and SELECT on entries only (and what its tokens, projects and stream destinations need)")
 	initCmd.Flags().StringVar(&password, "runtime-password", "", "password to set on the runtime role (prefer AUDITLOG_RUNTIME_PASSWORD)")
 	cmd.AddCommand(initCmd, newDBPrune())
 	return cmd

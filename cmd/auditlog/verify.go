@@ -26,7 +26,11 @@ the checkpoint's root, the seq order, and the manifest's count, seqs and SHA-256
 
 verify --db DB recomputes every leaf from the stored canonical bytes, every tree
 node, the tree state and the root of every checkpoint in the history, and checks
-that seqs are dense and that the columns reads filter on match the bytes. KEY
+that seqs are dense and that the columns reads filter on match the bytes. A
+body removed by 'auditlog db prune' is accepted only where an
+audit_log.retention_prune record covers it (its tombstone and the record's seq
+and time range); its leaf comes from the stored tiles. Any other missing body
+is reported. KEY
 (default: the verifier half of <db>.signing-key, when readable) also checks every
 checkpoint's signature.
 
