@@ -38,7 +38,9 @@ type InitResult struct {
 // tiles (whose trigger lets a partial tile only grow by appending, never a
 // full one change; no DELETE or TRUNCATE), SELECT and UPDATE on the log-state row
 // (the seq and the Merkle tree's state), what the token, project and secret
-// tables need, UPDATE on the readiness probe's row, and EXECUTE on the
+// tables need, SELECT, INSERT, UPDATE and DELETE on streams (the stream
+// destinations with their delivery progress and leases: configuration, not
+// evidence), UPDATE on the readiness probe's row, and EXECUTE on the
 // partition-making function. It is idempotent: run it again after an upgrade.
 func Init(ctx context.Context, dsn string, opts InitOptions) (InitResult, error) {
 	s, err := Open(ctx, dsn)
@@ -130,6 +132,9 @@ var runtimeGrants = []struct{ privileges, object string }{
 	{"SELECT, UPDATE", "TABLE cluster_position"}, // cluster mode: the fence epoch and applied stream seq (a trigger keeps both from going back)
 	{"SELECT", "TABLE schema_migrations"},        // Open checks that nothing is pending
 	{"EXECUTE", "FUNCTION auditlog_create_partition(integer, integer)"},
+	// Stream destinations: configuration, delivery progress and leases, not
+	// audit evidence, so the one table the runtime role may delete from.
+	{"SELECT, INSERT, UPDATE, DELETE", "TABLE streams"},
 }
 
 // grantRuntime resets the runtime role's privileges on the schema's objects to runtimeGrants.
