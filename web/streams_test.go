@@ -70,7 +70,7 @@ func newReceiver(t testing.TB) (*receiver, string) {
 var secretRE = regexp.MustCompile(`whsec_[A-Za-z0-9_-]+`)
 
 // streamRowRE finds the rows of the streams table and their ids.
-var streamRowRE = regexp.MustCompile(`<tr class="stream" id="s-([^"]+)"`)
+var streamRowRE = regexp.MustCompile(`<tbody class="stream" id="s-([^"]+)"`)
 
 // streamIDs returns the ids of the rows of the Streaming page, in order.
 func streamIDs(body string) []string {
@@ -81,14 +81,14 @@ func streamIDs(body string) []string {
 	return out
 }
 
-// streamRow returns the HTML of one row of the streams table.
+// streamRow returns the HTML of one stream of the streams table: its facts and its actions.
 func streamRow(t testing.TB, body, id string) string {
 	t.Helper()
 	start := strings.Index(body, `id="s-`+id+`"`)
 	if start < 0 {
 		t.Fatalf("no row for stream %s in the page", id)
 	}
-	end := strings.Index(body[start:], "</tr>")
+	end := strings.Index(body[start:], "</tbody>")
 	return body[start : start+end]
 }
 
