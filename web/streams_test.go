@@ -529,3 +529,29 @@ func TestStreamsOff(t *testing.T) {
 		t.Errorf("GET /streams: %d", res.Status)
 	}
 }
+
+func TestStreamsTestEventRefused(t *testing.T) {
+	e := newEnv(t)
+	alice := e.token(t, auditlog.UserToken, "usr_alice")
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no thanks", http.StatusForbidden)
+	}))
+	t.Cleanup(refusing.Close)
+	v, err := e.streams.Create(context.Background(), stream.Caller{UserID: "usr_alice"}, stream.CreateRequest{Type: "webhook", URL: refusing.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.client(t)
+	c.signIn(t, alice)
+	list := c.get(t, "/streams")
+	res := c.postForm(t, list, "/streams/"+v.ID+"/test")
+	want := e.apiDo(t, "POST", "/v1/streams/"+v.ID+"/test", alice, nil)
+	var tr stream.TestResult
+	if err := json.Unmarshal([]byte(want.Body), &tr); err != nil || tr.Delivered || tr.Error == nil {
+		t.Fatalf("the API's test: %s", want.Body)
+	}
+	row := html.UnescapeString(streamRow(t, res.Body, v.ID))
+	if res.Status != http.StatusOK || !strings.Contains(row, "Test event not delivered: "+*tr.Error) {
+		t.Errorf("%d, want the API's error %q in the row:\n%s", res.Status, *tr.Error, row)
+	}
+}
