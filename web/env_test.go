@@ -23,6 +23,7 @@ import (
 	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"github.com/guaracloud/auditlog/sequencer"
 	"github.com/guaracloud/auditlog/sqlite"
+	"github.com/guaracloud/auditlog/stream"
 	"github.com/guaracloud/auditlog/web"
 )
 
@@ -48,14 +49,16 @@ func (c *clock) Add(d time.Duration) {
 // them, over a real SQLite store and sequencer on a loopback listener.
 type env struct {
 	*httptest.Server
-	store *sqlite.Store
-	seq   *sequencer.Sequencer
-	web   *web.Handler
-	clock *clock
-	logs  *syncbuf.Buffer
+	store   *sqlite.Store
+	seq     *sequencer.Sequencer
+	streams *stream.Service // behind both /v1/streams and the Streaming page
+	web     *web.Handler
+	clock   *clock
+	logs    *syncbuf.Buffer
 }
 
-// newEnv starts a server on a fresh store; opts adjust the dashboard's configuration.
+// newEnv starts a server on a fresh store, with streaming (destinations on
+// loopback allowed, for the tests' receivers); opts adjust the dashboard's configuration.
 func newEnv(t testing.TB, opts ...func(*web.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
@@ -73,12 +76,13 @@ func newEnv(t testing.TB, opts ...func(*web.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	apiSrv, err := api.New(api.Config{Store: store, Writer: seq, Now: clk.Now, Logger: logger,
+	streams := newStreams(t, store, seq, clk.Now)
+	apiSrv, err := api.New(api.Config{Store: store, Writer: seq, Now: clk.Now, Logger: logger, Streams: streams,
 		Logs: api.OneLog(integrity.NewCheckpointer(store, key, "auditlog.test/web", clk.Now), store)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := web.Config{Store: store, Now: clk.Now, Logger: logger}
+	cfg := web.Config{Store: store, Now: clk.Now, Logger: logger, Streams: streams}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -92,9 +96,31 @@ func newEnv(t testing.TB, opts ...func(*web.Config)) *env {
 	}
 	mux.Handle("/", wh)
 	mux.HandleFunc("GET /test/link", crossSiteLink)
-	e := &env{Server: httptest.NewServer(mux), store: store, seq: seq, web: wh, clock: clk, logs: logs}
+	e := &env{Server: httptest.NewServer(mux), store: store, seq: seq, streams: streams, web: wh, clock: clk, logs: logs}
 	t.Cleanup(e.Close)
 	return e
+}
+
+// newStreams is the stream service `serve` builds, over the env's store and
+// write path, with destinations on loopback allowed.
+func newStreams(t testing.TB, store *sqlite.Store, seq *sequencer.Sequencer, now func() time.Time) *stream.Service {
+	t.Helper()
+	sealer, err := stream.NewSealer(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := stream.NewService(stream.ServiceConfig{
+		Store: store, Sealer: sealer, Owners: store, Recorder: seq, AllowPrivate: true, Now: now,
+		Senders: stream.SenderOptions{AllowPrivate: true},
+		Head: func(ctx context.Context) (int64, error) {
+			h, err := store.TreeHead(ctx)
+			return int64(h.Size), err
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }
 
 // token creates a token and returns its secret.

@@ -18,7 +18,7 @@ import (
 var templateFS embed.FS
 
 // pageNames are the full pages; each is parsed with the layout and the partials.
-var pageNames = []string{"signin", "link", "auditlogs", "message", "bounce"}
+var pageNames = []string{"signin", "link", "auditlogs", "message", "bounce", "streams", "streamdelete"}
 
 // renderer holds the parsed templates: one set per page, plus the fragment
 // that "Load more" fetches. They are parsed once, in New.
@@ -68,7 +68,9 @@ type page struct {
 	CSRF    string
 	Owned   []string // projects whose admin trail the user may open
 	Current string   // the path of the navigation entry to mark current
-	Body    any
+	// Streaming shows the Streaming page in the navigation (Config.Streams is set).
+	Streaming bool
+	Body      any
 }
 
 // execute renders template name of set into a buffer.
@@ -108,6 +110,7 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, status int, b []
 // projects the user acted in or owns.
 func (h *Handler) chromeProjects(w http.ResponseWriter, r *http.Request, s session, p *page) ([]string, error) {
 	p.User = s.user()
+	p.Streaming = h.streams != nil
 	var err error
 	if p.CSRF, err = h.csrfToken(w, r); err != nil {
 		return nil, err

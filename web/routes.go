@@ -17,6 +17,7 @@ const (
 	pathSignIn    = "/sign-in"
 	pathSignOut   = "/sign-out"
 	pathLink      = "/sign-in/link"
+	pathStreams   = "/streams"
 )
 
 // contentSecurityPolicy allows only the dashboard's own files: no inline
@@ -51,6 +52,13 @@ func (h *Handler) routes() *http.ServeMux {
 	handle("/projects/{project_id}/audit-trail", map[string]http.HandlerFunc{"GET": h.auditTrail})
 	handle("/projects/{project_id}/audit-trail/more", map[string]http.HandlerFunc{"GET": h.auditTrailMore})
 	handle("/projects/{project_id}/audit-trail/{id}/raw.json", map[string]http.HandlerFunc{"GET": h.rawTrailEntry})
+	if h.streams != nil {
+		handle(pathStreams, map[string]http.HandlerFunc{"GET": h.streamsPage, "POST": h.createStream})
+		handle(pathStreams+"/{id}/status", map[string]http.HandlerFunc{"POST": h.setStreamStatus})
+		handle(pathStreams+"/{id}/test", map[string]http.HandlerFunc{"POST": h.testStream})
+		handle(pathStreams+"/{id}/replay", map[string]http.HandlerFunc{"POST": h.replayStream})
+		handle(pathStreams+"/{id}/delete", map[string]http.HandlerFunc{"GET": h.confirmDeleteStream, "POST": h.deleteStream})
+	}
 	handle("/static/{name}", map[string]http.HandlerFunc{"GET": h.assets.serve})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address.")

@@ -48,12 +48,22 @@ func TestScreenshots(t *testing.T) {
 	tb.open("/projects/prj_storefront/audit-trail")
 	tb.screenshot(dir, "admin-trail")
 
+	_, hook := newReceiver(t)
+	tb.open("/streams")
+	tb.do(chromedp.SendKeys(chromedp.ID("s-url"), hook))
+	tb.navigating(chromedp.Click(chromedp.CSS(`#create button[type=submit]`)))
+	tb.screenshot(dir, "streaming-created")
+	tb.open("/streams")
+	tb.screenshot(dir, "streaming")
+
 	tb.viewport(390, 844, 2, chromedp.EmulateMobile)
 	tb.open("/operations/audit-logs")
 	tb.screenshot(dir, "phone")
 	tb.do(chromedp.Click(chromedp.CSS(`button[aria-controls="d-`+updateID+`"]`)), chromedp.WaitVisible(chromedp.ID("d-"+updateID)))
 	eval[any](tb, `window.scrollTo(0, document.getElementById('e-`+updateID+`').getBoundingClientRect().top + window.scrollY - 8)`)
 	tb.screenshot(dir, "phone-expanded")
+	tb.open("/streams")
+	tb.screenshot(dir, "phone-streaming")
 	tb.checkClean()
 	t.Logf("screenshots in %s", dir)
 }

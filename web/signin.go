@@ -29,7 +29,7 @@ func safeNext(next string) string {
 	if path.Clean(u.Path) != u.Path {
 		return pathAuditLogs
 	}
-	if u.Path == pathAuditLogs || strings.HasPrefix(u.Path, "/projects/") {
+	if u.Path == pathAuditLogs || u.Path == pathStreams || strings.HasPrefix(u.Path, "/projects/") {
 		return u.RequestURI()
 	}
 	return pathAuditLogs

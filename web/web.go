@@ -47,11 +47,15 @@ type Config struct {
 	// RequestTimeout is every request's deadline, store calls included; past
 	// it the page says the service is unavailable (503). 0 means DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// Streams manages streaming destinations (a *stream.Service); nil leaves
+	// the Streaming page and its navigation link out.
+	Streams Streams
 }
 
 // Handler serves the dashboard: every path the API does not own.
 type Handler struct {
 	store   Store
+	streams Streams // nil: no Streaming page
 	log     *slog.Logger
 	now     func() time.Time
 	secure  bool
@@ -79,7 +83,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.RequestTimeout < 0 {
 		return nil, fmt.Errorf("web.New: RequestTimeout %s is negative", cfg.RequestTimeout)
 	}
-	h := &Handler{store: cfg.Store, log: cfg.Logger, now: cfg.Now, secure: cfg.Secure, ttl: cfg.SessionTTL, timeout: cfg.RequestTimeout}
+	h := &Handler{store: cfg.Store, streams: cfg.Streams, log: cfg.Logger, now: cfg.Now, secure: cfg.Secure, ttl: cfg.SessionTTL, timeout: cfg.RequestTimeout}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
