@@ -193,7 +193,8 @@ func (m *Main) Start(ctx context.Context) error {
 	if err != nil {
 		return m.fail(fmt.Errorf("serve: %w", err))
 	}
-	m.dash, err = web.New(web.Config{Store: m.reads, Logger: m.Logger, Now: m.Now, Secure: m.Secure, RequestTimeout: m.RequestTimeout})
+	m.dash, err = web.New(web.Config{Store: m.reads, Logger: m.Logger, Now: m.Now, Secure: m.Secure, RequestTimeout: m.RequestTimeout,
+		Streams: m.streams})
 	if err != nil {
 		return m.fail(fmt.Errorf("serve: %w", err))
 	}
