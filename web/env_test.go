@@ -112,7 +112,7 @@ func newStreams(t testing.TB, store *sqlite.Store, seq *sequencer.Sequencer, now
 	svc, err := stream.NewService(stream.ServiceConfig{
 		Store: store, Sealer: sealer, Owners: store, Recorder: seq, AllowPrivate: true, Now: now,
 		Senders: stream.SenderOptions{AllowPrivate: true},
-		Head: func(ctx context.Context) (int64, error) {
+		Head: func(ctx context.Context, _ string) (int64, error) {
 			h, err := store.TreeHead(ctx)
 			return int64(h.Size), err
 		},
