@@ -16,6 +16,7 @@ import (
 
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/query"
+	"github.com/guaracloud/auditlog/stream"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -60,7 +61,7 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Streams manages streaming destinations (/v1/streams); nil answers
 	// those routes with a 404 saying streaming is not enabled.
-	Streams Streams
+	Streams *stream.Service
 }
 
 // Server serves the audit log's HTTP API.
@@ -82,7 +83,7 @@ type Server struct {
 	// Tamper evidence: checkpoints, proofs, tiles and exports, per log.
 	logs Logs
 	// streams manages streaming destinations; nil when not enabled.
-	streams Streams
+	streams *stream.Service
 }
 
 // New checks the configuration, fetches the cursor signing key from the store,

@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,25 +11,25 @@ import (
 	"github.com/guaracloud/auditlog/stream"
 )
 
-// Streams manages the caller's streaming destinations (package stream's
-// Service implements it).
-type Streams interface {
-	Create(ctx context.Context, c stream.Caller, req stream.CreateRequest) (stream.View, error)
-	List(ctx context.Context, ownerID string) ([]stream.View, error)
-	Get(ctx context.Context, ownerID, id string) (stream.View, error)
-	Update(ctx context.Context, c stream.Caller, id string, req stream.UpdateRequest) (stream.View, error)
-	Delete(ctx context.Context, c stream.Caller, id string) error
-	Replay(ctx context.Context, c stream.Caller, id string, req stream.ReplayRequest) (stream.View, error)
-	Test(ctx context.Context, ownerID, id string) (stream.TestResult, error)
+// streamsOnly wraps h for user tokens on a server with streams; without
+// them the answer is a 404 saying so.
+func (s *Server) streamsOnly(h tokenHandler) http.HandlerFunc {
+	return s.userOnly(func(w http.ResponseWriter, r *http.Request, tok auditlog.Token) {
+		if s.streams == nil {
+			s.writeError(w, r, auditlog.Errorf(auditlog.ENotFound, "streaming is not enabled on this server"))
+			return
+		}
+		h(w, r, tok)
+	})
 }
 
-// streamsOff answers when the server has no streams (cluster mode, for now).
-func (s *Server) streamsOff(w http.ResponseWriter, r *http.Request) bool {
-	if s.streams != nil {
-		return false
+// answer writes v with status, or err wrapped with the operation's name.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, op string, status int, v any, err error) {
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("api.%s: %w", op, err))
+		return
 	}
-	s.writeError(w, r, auditlog.Errorf(auditlog.ENotFound, "streaming is not enabled on this server"))
-	return true
+	s.writeJSON(w, r, status, v)
 }
 
 // caller is the stream.Caller of a request.
@@ -40,75 +39,46 @@ func caller(r *http.Request, tok auditlog.Token) stream.Caller {
 
 // createStream serves POST /v1/streams.
 func (s *Server) createStream(w http.ResponseWriter, r *http.Request, tok auditlog.Token) {
-	if s.streamsOff(w, r) {
-		return
-	}
 	var req stream.CreateRequest
 	if err := s.decodeBody(w, r, &req, `{"type": "webhook"|"splunk_hec"|"syslog", "url": "...", ...}`); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	v, err := s.streams.Create(r.Context(), caller(r, tok), req)
-	if err != nil {
-		s.writeError(w, r, fmt.Errorf("api.createStream: %w", err))
-		return
+	if err == nil {
+		w.Header().Set("Location", "/v1/streams/"+v.ID)
 	}
-	w.Header().Set("Location", "/v1/streams/"+v.ID)
-	s.writeJSON(w, r, http.StatusCreated, v)
+	s.answer(w, r, "createStream", http.StatusCreated, v, err)
 }
 
 // listStreams serves GET /v1/streams: the caller's destinations, oldest first.
 func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, tok auditlog.Token) {
-	if s.streamsOff(w, r) {
-		return
-	}
 	vs, err := s.streams.List(r.Context(), tok.UserID)
-	if err != nil {
-		s.writeError(w, r, fmt.Errorf("api.listStreams: %w", err))
-		return
-	}
 	if vs == nil {
 		vs = []stream.View{}
 	}
-	s.writeJSON(w, r, http.StatusOK, stream.List{Data: vs})
+	s.answer(w, r, "listStreams", http.StatusOK, stream.List{Data: vs}, err)
 }
 
 // getStream serves GET /v1/streams/{id}.
 func (s *Server) getStream(w http.ResponseWriter, r *http.Request, tok auditlog.Token) {
-	if s.streamsOff(w, r) {
-		return
-	}
 	v, err := s.streams.Get(r.Context(), tok.UserID, r.PathValue("id"))
-	if err != nil {
-		s.writeError(w, r, fmt.Errorf("api.getStream: %w", err))
-		return
-	}
-	s.writeJSON(w, r, http.StatusOK, v)
+	s.answer(w, r, "getStream", http.StatusOK, v, err)
 }
 
 // updateStream serves PATCH /v1/streams/{id}.
 func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auditlog.Token) {
-	if s.streamsOff(w, r) {
-		return
-	}
 	var req stream.UpdateRequest
 	if err := s.decodeBody(w, r, &req, `{"status": "active"|"paused", "url": "...", "token": "..."}`); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	v, err := s.streams.Update(r.Context(), caller(r, tok), r.PathValue("id"), req)
-	if err != nil {
-		s.writeError(w, r, fmt.Errorf("api.updateStream: %w", err))
-		return
-	}
-	s.writeJSON(w, r, http.StatusOK, v)
+	s.answer(w, r, "updateStream", http.StatusOK, v, err)
 }
 
 // deleteStream serves DELETE /v1/streams/{id}: 204, delivery stops.
 func (s *Server) deleteStream(w http.ResponseWriter, r *http.Request, tok auditlog.Token) {
-	if s.streamsOff(w, r) {
-		return
-	}
 	if err := s.streams.Delete(r.Context(), caller(r, tok), r.PathValue("id")); err != nil {
 		s.writeError(w, r, fmt.Errorf("api.deleteStream: %w", err))
 		return
@@ -118,33 +88,19 @@ func (s *Server) deleteStream(w http.ResponseWriter, r *http.Request, tok auditl
 
 // replayStream serves POST /v1/streams/{id}/replay.
 func (s *Server) replayStream(w http.ResponseWriter, r *http.Request, tok auditlog.Token) {
-	if s.streamsOff(w, r) {
-		return
-	}
 	var req stream.ReplayRequest
 	if err := s.decodeBody(w, r, &req, `{"from_seq": N}`); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	v, err := s.streams.Replay(r.Context(), caller(r, tok), r.PathValue("id"), req)
-	if err != nil {
-		s.writeError(w, r, fmt.Errorf("api.replayStream: %w", err))
-		return
-	}
-	s.writeJSON(w, r, http.StatusOK, v)
+	s.answer(w, r, "replayStream", http.StatusOK, v, err)
 }
 
 // testStream serves POST /v1/streams/{id}/test: one test event, sent now.
 func (s *Server) testStream(w http.ResponseWriter, r *http.Request, tok auditlog.Token) {
-	if s.streamsOff(w, r) {
-		return
-	}
 	res, err := s.streams.Test(r.Context(), tok.UserID, r.PathValue("id"))
-	if err != nil {
-		s.writeError(w, r, fmt.Errorf("api.testStream: %w", err))
-		return
-	}
-	s.writeJSON(w, r, http.StatusOK, res)
+	s.answer(w, r, "testStream", http.StatusOK, res, err)
 }
 
 // decodeBody reads a JSON object body strictly into v: within the size

@@ -238,3 +238,11 @@ func TestStreamTestEventReportsFailure(t *testing.T) {
 		t.Fatalf("test event to nowhere: %d %s", res.Status, res.Body)
 	}
 }
+
+func TestStreamsOffIs404(t *testing.T) {
+	ts := mustServer(t)
+	alice := ts.token(t, auditlog.UserToken, "usr_alice")
+	wantError(t, ts.do(t, "GET", "/v1/streams", alice, nil), http.StatusNotFound, auditlog.ENotFound, "")
+	wantError(t, ts.do(t, "POST", "/v1/streams", alice, map[string]any{"type": "webhook", "url": "https://example.com/"}), http.StatusNotFound, auditlog.ENotFound, "")
+	wantError(t, ts.do(t, "GET", "/v1/streams", ts.writer, nil), http.StatusForbidden, auditlog.EForbidden, "")
+}

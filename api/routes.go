@@ -23,13 +23,13 @@ func (s *Server) routes() {
 	s.handle("PUT /v1/projects/{project_id}", s.writerOnly(s.putProject))
 
 	// Streaming destinations, for user tokens: each user's own (package stream).
-	s.handle("POST /v1/streams", s.userOnly(s.createStream))
-	s.handle("GET /v1/streams", s.userOnly(s.listStreams))
-	s.handle("GET /v1/streams/{id}", s.userOnly(s.getStream))
-	s.handle("PATCH /v1/streams/{id}", s.userOnly(s.updateStream))
-	s.handle("DELETE /v1/streams/{id}", s.userOnly(s.deleteStream))
-	s.handle("POST /v1/streams/{id}/replay", s.userOnly(s.replayStream))
-	s.handle("POST /v1/streams/{id}/test", s.userOnly(s.testStream))
+	s.handle("POST /v1/streams", s.streamsOnly(s.createStream))
+	s.handle("GET /v1/streams", s.streamsOnly(s.listStreams))
+	s.handle("GET /v1/streams/{id}", s.streamsOnly(s.getStream))
+	s.handle("PATCH /v1/streams/{id}", s.streamsOnly(s.updateStream))
+	s.handle("DELETE /v1/streams/{id}", s.streamsOnly(s.deleteStream))
+	s.handle("POST /v1/streams/{id}/replay", s.streamsOnly(s.replayStream))
+	s.handle("POST /v1/streams/{id}/test", s.streamsOnly(s.testStream))
 
 	// Public, meant to be gossiped: signed checkpoints, the verifier key, consistency proofs.
 	s.handle("GET /v1/checkpoint", http.HandlerFunc(s.checkpoint))

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -13,18 +12,6 @@ import (
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/stream"
 )
-
-// Streams manages the signed-in user's streaming destinations, as the API's
-// /v1/streams does; package stream's *Service implements it.
-type Streams interface {
-	Create(ctx context.Context, c stream.Caller, req stream.CreateRequest) (stream.View, error)
-	List(ctx context.Context, ownerID string) ([]stream.View, error)
-	Get(ctx context.Context, ownerID, id string) (stream.View, error)
-	Update(ctx context.Context, c stream.Caller, id string, req stream.UpdateRequest) (stream.View, error)
-	Delete(ctx context.Context, c stream.Caller, id string) error
-	Replay(ctx context.Context, c stream.Caller, id string, req stream.ReplayRequest) (stream.View, error)
-	Test(ctx context.Context, ownerID, id string) (stream.TestResult, error)
-}
 
 // doneNotices are the fixed notices a change leaves on the page it redirects
 // to (?done=...): the address carries a word, never a message or a secret.

@@ -498,20 +498,13 @@ func TestStreamsManyRows(t *testing.T) {
 	}
 }
 
-// failingStreams is the real service whose List fails as unreachable storage does.
-type failingStreams struct {
-	web.Streams
-}
-
-func (failingStreams) List(context.Context, string) ([]stream.View, error) {
-	return nil, auditlog.Errorf(auditlog.EUnavailable, "storage unreachable")
-}
-
+// TestStreamsUnavailable closes the store under the page: the real service
+// answers EUnavailable, and the page is the friendly 503.
 func TestStreamsUnavailable(t *testing.T) {
-	var svc web.Streams
-	e := newEnv(t, func(c *web.Config) { svc = c.Streams; c.Streams = failingStreams{svc} })
+	e := newEnv(t)
 	c := e.client(t)
 	c.signIn(t, e.token(t, auditlog.UserToken, "usr_alice"))
+	e.store.Close()
 	res := c.get(t, "/streams")
 	if res.Status != http.StatusServiceUnavailable || !strings.Contains(res.Body, "cannot be reached right now") {
 		t.Errorf("%d\n%s", res.Status, res.Body)

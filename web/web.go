@@ -20,6 +20,7 @@ import (
 
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/query"
+	"github.com/guaracloud/auditlog/stream"
 )
 
 // Store is what the dashboard needs from storage: scoped reads, project
@@ -49,13 +50,13 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Streams manages streaming destinations (a *stream.Service); nil leaves
 	// the Streaming page and its navigation link out.
-	Streams Streams
+	Streams *stream.Service
 }
 
 // Handler serves the dashboard: every path the API does not own.
 type Handler struct {
 	store   Store
-	streams Streams // nil: no Streaming page
+	streams *stream.Service // nil: no Streaming page
 	log     *slog.Logger
 	now     func() time.Time
 	secure  bool

@@ -57,7 +57,7 @@ type Main struct {
 
 	// StreamsAllowPrivate lets stream destinations be on loopback and private networks.
 	StreamsAllowPrivate bool
-	streams             api.Streams
+	streams             *stream.Service
 	streaming           *streaming
 	waker               *wakeOnCommit
 

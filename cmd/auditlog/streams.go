@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/guaracloud/auditlog"
-	"github.com/guaracloud/auditlog/api"
 	"github.com/guaracloud/auditlog/cluster"
 	"github.com/guaracloud/auditlog/integrity"
 	"github.com/guaracloud/auditlog/sequencer"
@@ -97,7 +96,7 @@ type streamSource interface {
 // delivering: from the single database, or from every shard in cluster mode
 // (each destination lives in its owner's shard; several nodes share the
 // work through the leases in each shard's database).
-func (m *Main) startStreams(ctx context.Context, reg prometheus.Registerer) (api.Streams, error) {
+func (m *Main) startStreams(ctx context.Context, reg prometheus.Registerer) (*stream.Service, error) {
 	secrets, owners := auditlog.Secrets(m.store), stream.Owners(m.store)
 	var store stream.Store = m.store
 	head := func(ctx context.Context, _ string) (int64, error) { return treeSize(ctx, m.store) }
