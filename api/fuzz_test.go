@@ -15,7 +15,7 @@ import (
 // is stored only from a body every JSON parser reads the same way (seeds
 // under testdata/fuzz/FuzzHandler hold the strict-input reproductions).
 func FuzzHandler(f *testing.F) {
-	ts := mustServer(f)
+	ts := mustServer(f, withStreams(f, false))
 	user := ts.token(f, "user", "usr_ana")
 	tokens := []string{"", user, ts.writer, "alu_aaaaaaaa_bbbb", "garbage"}
 	f.Add(uint8(0), "/v1/audit-logs", "action_type=cron_worker.*&outcome=failed&range=24h", []byte(nil), uint8(1))
@@ -24,6 +24,10 @@ func FuzzHandler(f *testing.F) {
 	f.Add(uint8(0), "/v1/projects/prj_web/audit-logs", "actor_id=x&limit=1001&cursor=%zz", []byte(nil), uint8(1))
 	f.Add(uint8(0), "/v1/audit-logs/01J0000000", "since=2026-11-25T00:00:00 03:00", []byte(nil), uint8(1))
 	f.Add(uint8(3), "/v1/audit-logs", "", []byte(`{"events":[`), uint8(2))
+	f.Add(uint8(1), "/v1/streams", "", []byte(`{"type":"syslog","url":"tcp://198.51.100.7:514","from_seq":0}`), uint8(1))
+	f.Add(uint8(1), "/v1/streams", "", []byte(`{"type":"splunk_hec","url":"https://[::1]:8088/x","token":"t","scope":"project","project_id":""}`), uint8(1))
+	f.Add(uint8(4), "/v1/streams/str_aaaaaaaaaaaaaaaaaaaaaaaaaa", "", []byte(`{"status":"paused","url":null}`), uint8(1))
+	f.Add(uint8(1), "/v1/streams/str_aaaaaaaaaaaaaaaaaaaaaaaaaa/replay", "", []byte(`{"from_seq":1e99}`), uint8(1))
 	methods := []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"}
 	f.Fuzz(func(t *testing.T, m uint8, path, query string, body []byte, tok uint8) {
 		if _, err := url.ParseRequestURI(path); err != nil || !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#?") {
