@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/guaracloud/auditlog"
+	"github.com/guaracloud/auditlog/redact"
 )
 
 // MaxURLLen bounds a destination URL.
@@ -95,6 +96,9 @@ func parseURL(typ, rawURL string, allowPrivate bool) (*url.URL, error) {
 	}
 	if u.Fragment != "" || strings.Contains(rawURL, "#") {
 		return nil, urlError("the url must not have a fragment")
+	}
+	if err := checkNoSecret(u); err != nil {
+		return nil, err
 	}
 	switch typ {
 	case Webhook, SplunkHEC:
@@ -220,4 +224,48 @@ func newDialer(opts SenderOptions) *net.Dialer {
 		d.Control = dialControl
 	}
 	return d
+}
+
+// checkNoSecret refuses a URL whose query or path carries what the
+// redaction rules call a secret (a parameter named token, secret, password,
+// api_key, ...; a JWT, a provider key, a bearer token): the URL is stored and
+// shown as it is, so a secret belongs in the Splunk token, and a webhook is
+// signed instead.
+func checkNoSecret(u *url.URL) error {
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return urlError("the url's query is malformed")
+	}
+	for name, values := range q {
+		if redact.SensitiveKey(name) {
+			return urlError("the url's query parameter %q looks like a secret; webhooks are signed and Splunk takes its token separately, so leave secrets out of the url", clipName(name))
+		}
+		for _, v := range values {
+			if kind, found := redact.Detect(v); found && secretKind(kind) {
+				return urlError("the url's query parameter %q holds what looks like a %s; leave secrets out of the url", clipName(name), kind)
+			}
+		}
+	}
+	if kind, found := redact.Detect(u.String()); found && secretKind(kind) {
+		return urlError("the url holds what looks like a %s; leave secrets out of the url", kind)
+	}
+	return nil
+}
+
+// secretKind reports whether a redaction kind is a credential (rather than
+// personal data such as an e-mail, which a URL may legitimately hold).
+func secretKind(kind string) bool {
+	switch kind {
+	case "email", "phone", "ip", "cpf", "cnpj", "card":
+		return false
+	}
+	return true
+}
+
+// clipName bounds a parameter name quoted in a message.
+func clipName(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
 }

@@ -103,3 +103,33 @@ func FuzzCheckURL(f *testing.F) {
 		}
 	})
 }
+
+// TestURLCarriesNoSecret: a destination URL is stored and shown as it is, so
+// one that carries a credential (by parameter name or by value pattern) is
+// refused, and the refusal never repeats the value; benign URLs pass.
+func TestURLCarriesNoSecret(t *testing.T) {
+	jwt := "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+	for _, c := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://splunk.example.com:8088/services/collector/event", true},
+		{"https://http-inputs-acme.splunkcloud.com/services/collector/event?channel=0c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d4e5f", true},
+		{"https://siem.example.com/auditlog/ingest/v2?source=guara&region=sa-east-1&owner=sec@example.com", true},
+		{"https://api.datadoghq.com/api/v2/logs?ddsource=auditlog&token_count=2", true},
+		{"https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", false},
+		{"https://x.example.com/hook?token=abc123", false},
+		{"https://x.example.com/hook?DD-API-KEY=abc123", false},
+		{"https://x.example.com/hook?sig=" + jwt, false},
+		{"https://x.example.com/ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789/in", false},
+		{"https://x.example.com/hook?a=%zz", false},
+	} {
+		_, err := parseURL(Webhook, c.url, false)
+		if (err == nil) != c.ok {
+			t.Errorf("%s: %v", c.url, err)
+		}
+		if err != nil && (strings.Contains(err.Error(), "abc123") || strings.Contains(err.Error(), jwt) || strings.Contains(err.Error(), "ghp_")) {
+			t.Errorf("the refusal repeats the secret: %v", err)
+		}
+	}
+}
