@@ -127,11 +127,12 @@ func (m *Main) startStreams(ctx context.Context, reg prometheus.Registerer) (*st
 		}
 	} else {
 		for k := range m.node.shards.Count() {
-			cfg.Registry = prometheus.WrapRegistererWith(prometheus.Labels{"shard": strconv.Itoa(k)}, reg)
+			shardCfg := cfg // each runner its own copy: the goroutines read it while the loop goes on
+			shardCfg.Registry = prometheus.WrapRegistererWith(prometheus.Labels{"shard": strconv.Itoa(k)}, reg)
 			m.streaming.wg.Add(1)
 			go func() {
 				defer m.streaming.wg.Done()
-				m.streaming.runShard(runCtx, cfg, m.node.shards, k, m.Logger)
+				m.streaming.runShard(runCtx, shardCfg, m.node.shards, k, m.Logger)
 			}()
 		}
 	}
