@@ -67,7 +67,9 @@ a record covers them. A prune that finds nothing to remove records nothing.`,
 			defer s.Close()
 			w := cmd.ErrOrStderr()
 			fmt.Fprintf(w, "pruning %s: entries that occurred before %s\n", storeKind(db), day.Format(time.DateOnly))
+			stop := stillWorking(w, "pruning", 5*time.Second)
 			p, err := s.Prune(cmd.Context(), day, time.Now())
+			stop()
 			if err != nil {
 				return fmt.Errorf("db prune: %w", err)
 			}
@@ -210,3 +212,29 @@ type noClose struct{ pruner }
 
 // Close does nothing: serve closes its store.
 func (noClose) Close() error { return nil }
+
+// stillWorking prints what is going on, with the time it has taken, every
+// interval until stop is called: a prune is one transaction, with no finer
+// progress to show, and a large one takes a while.
+func stillWorking(w io.Writer, what string, interval time.Duration) (stop func()) {
+	start := time.Now()
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				fmt.Fprintf(w, "%s... %s\n", what, time.Since(start).Round(time.Second))
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
