@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/guaracloud/auditlog"
+	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"github.com/guaracloud/auditlog/stream"
 )
 
@@ -96,4 +100,89 @@ func TestReadmeWebhookVerifiers(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestReadmeRsyslogConfig runs Debian's rsyslogd with the README's collector
+// configuration, as written (its port and file moved into the test's
+// directory), and delivers entries to it: each line it writes is an entry's
+// canonical JSON.
+func TestReadmeRsyslogConfig(t *testing.T) {
+	bin, err := exec.LookPath("rsyslogd")
+	if err != nil {
+		bin = "/usr/sbin/rsyslogd"
+	}
+	if _, err := os.Stat(bin); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("rsyslogd is needed for the README's collector configuration")
+		}
+		t.Skip("rsyslogd is not installed")
+	}
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	out := filepath.Join(dir, "auditlog.jsonl")
+	conf := readmeBlock(t, "An rsyslog collector that writes one entry per line:", "")
+	for old, repl := range map[string]string{`port="1514"`: fmt.Sprintf(`address="127.0.0.1" port="%d"`, port), "/var/log/auditlog.jsonl": out} {
+		if !strings.Contains(conf, old) {
+			t.Fatalf("the README's configuration has no %s", old)
+		}
+		conf = strings.ReplaceAll(conf, old, repl)
+	}
+	conf = fmt.Sprintf("global(workDirectory=%q)\n", dir) + conf
+	confFile := filepath.Join(dir, "rsyslog.conf")
+	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.Command(bin, "-n", "-f", confFile, "-i", filepath.Join(dir, "pid"))
+	logs := &syncbuf.Buffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	d := stream.Destination{ID: "str_readme", Type: stream.Syslog, URL: fmt.Sprintf("tcp://127.0.0.1:%d", port)}
+	var sender stream.Sender
+	waitFor(t, 15*time.Second, "rsyslogd to listen", func() bool {
+		c, err := net.Dial("tcp", d.URL[len("tcp://"):])
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	sender, err = stream.NewSender(d, nil, stream.SenderOptions{AllowPrivate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sender.Close()
+	entries := []auditlog.Entry{stream.TestEntry(d, time.Now()), stream.TestEntry(d, time.Now().Add(time.Second))}
+	if err := sender.Send(ctx, entries); err != nil {
+		t.Fatalf("send: %v (rsyslogd: %s)", err, logs.String())
+	}
+	var lines []string
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		raw, _ := os.ReadFile(out)
+		lines = strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
+		if len(lines) == len(entries) && lines[len(lines)-1] != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rsyslog's file holds %q; rsyslogd says: %s", raw, logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i, l := range lines {
+		if l != string(entries[i].Canonical) {
+			t.Errorf("line %d: %s\nwant %s", i, l, entries[i].Canonical)
+		}
+	}
 }
