@@ -35,7 +35,8 @@ func systemLookup(ctx context.Context, host string) ([]netip.Addr, error) {
 // or tls://host:port; no credentials in the URL; at most MaxURLLen bytes.
 // Unless allowPrivate, it refuses hosts that are, or resolve to, loopback,
 // private, link-local (cloud metadata included), unspecified, multicast,
-// CGNAT or reserved addresses. Every refusal is an EInvalid *auditlog.Error
+// CGNAT or reserved addresses (a name that does not resolve now is accepted;
+// every connection checks again). Every refusal is an EInvalid *auditlog.Error
 // naming the "url" parameter.
 func CheckURL(ctx context.Context, typ, rawURL string, allowPrivate bool) error {
 	return checkURL(ctx, typ, rawURL, allowPrivate, systemLookup)
@@ -69,7 +70,10 @@ func checkURL(ctx context.Context, typ, rawURL string, allowPrivate bool, lookup
 	defer cancel()
 	addrs, err := lookup(ctx, host)
 	if err != nil || len(addrs) == 0 {
-		return urlError("the destination's host name does not resolve")
+		// Not resolvable now (a DNS outage, a name made later): accepted.
+		// Delivery then fails with that reason shown, and every connection
+		// checks the addresses it resolves to, so nothing private is reached.
+		return nil
 	}
 	for _, a := range addrs {
 		if blockedAddr(a) {
