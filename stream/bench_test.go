@@ -2,7 +2,6 @@ package stream_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -64,7 +63,7 @@ func BenchmarkDelivery(b *testing.B) {
 			url, opts := c.url(b)
 			r := startRunnerB(b, s, opts)
 			for b.Loop() {
-				d := destinationB(b, s, c.typ, url, c.cred)
+				d := destination(b, s, "usr_ana", "", c.typ, url, c.cred)
 				r.Refresh()
 				for {
 					got, err := s.Stream(context.Background(), d.ID)
@@ -110,22 +109,4 @@ func startRunnerB(b *testing.B, s interface {
 		<-done
 	})
 	return r
-}
-
-// destinationB stores an active destination at the log's beginning.
-func destinationB(b *testing.B, s stream.Store, typ, url string, credential []byte) stream.Destination {
-	sealer, _ := stream.NewSealer(sealKey)
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	d := stream.Destination{ID: fmt.Sprintf("str_%026d", streamN.Add(1)), OwnerID: "usr_ana", Scope: stream.ScopeMe,
-		Type: typ, URL: url, Status: stream.Active, Position: -1, CreatedAt: now, UpdatedAt: now, Version: 1}
-	if credential != nil {
-		var err error
-		if d.Credential, err = sealer.Seal(d.ID, credential); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := s.CreateStream(context.Background(), d); err != nil {
-		b.Fatal(err)
-	}
-	return d
 }

@@ -26,7 +26,7 @@ var streamN atomic.Int64
 
 // destination stores an active destination for owner delivering to url, its
 // credential sealed, and returns it.
-func destination(t *testing.T, s *sqlite.Store, owner, project, typ, url string, credential []byte) stream.Destination {
+func destination(t testing.TB, s *sqlite.Store, owner, project, typ, url string, credential []byte) stream.Destination {
 	t.Helper()
 	sealer, _ := stream.NewSealer(sealKey)
 	now := time.Now().UTC().Truncate(time.Microsecond)
