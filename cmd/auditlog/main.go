@@ -46,7 +46,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServe(), newToken(), newQuery(), newTail(), newDB(), newDemoPlatform(), newExport(), newVerify(), newBench(), newCluster())
+	root.AddCommand(newServe(), newToken(), newQuery(), newTail(), newDB(), newDemoPlatform(), newExport(), newVerify(), newBench(), newCluster(), newWitness())
 	return root
 }
 
