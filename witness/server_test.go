@@ -135,6 +135,14 @@ func startWitness(t *testing.T, dir string) *srvWitness {
 	return &srvWitness{dir: dir, vkey: s.VerifierKey(), url: hs.URL, http: hs}
 }
 
+// mustWitness starts a witness of srvOrigin for a new log key.
+func mustWitness(t *testing.T) (*integrity.Key, *srvWitness) {
+	t.Helper()
+	key := mustLogKey(t)
+	dir, _ := mustInitWitness(t, key)
+	return key, startWitness(t, dir)
+}
+
 type srvAnswer struct {
 	status      int
 	contentType string
@@ -320,9 +328,7 @@ func TestWitnessCosignsConsistentCheckpoints(t *testing.T) {
 }
 
 func TestWitnessRefusesAProofWithOldSizeZero(t *testing.T) {
-	key := mustLogKey(t)
-	dir, _ := mustInitWitness(t, key)
-	w := startWitness(t, dir)
+	key, w := mustWitness(t)
 	tr := newSrvTree(t, srvLeaves("a", 8)...)
 	if a := w.add(t, addBody(0, tr.proof(t, 3, 8), tr.signed(t, key, 8))); a.status != http.StatusBadRequest {
 		t.Fatalf("proof with old size 0: %d %s, want 400", a.status, a.body)
@@ -350,9 +356,7 @@ func TestWitnessStateSurvivesARestart(t *testing.T) {
 }
 
 func TestWitnessRefusesAFork(t *testing.T) {
-	key := mustLogKey(t)
-	dir, _ := mustInitWitness(t, key)
-	w := startWitness(t, dir)
+	key, w := mustWitness(t)
 	honest := newSrvTree(t, srvLeaves("a", 16)...)
 	// The fork shares the first 4 leaves, then rewrites history.
 	fork := newSrvTree(t, append(srvLeaves("a", 4), srvLeaves("b", 12)...)...)
@@ -367,7 +371,7 @@ func TestWitnessRefusesAFork(t *testing.T) {
 	if a := w.add(t, addBody(10, fork.proof(t, 10, 16), fork.signed(t, key, 16))); a.status != http.StatusUnprocessableEntity {
 		t.Fatalf("fork past the held size: %d %s, want 422", a.status, a.body)
 	}
-	ents, err := os.ReadDir(filepath.Join(dir, witness.EvidenceDirName))
+	ents, err := os.ReadDir(filepath.Join(w.dir, witness.EvidenceDirName))
 	if err != nil || len(ents) != 2 {
 		t.Fatalf("evidence kept: %v %v, want the 2 refused signed checkpoints", ents, err)
 	}
@@ -377,9 +381,7 @@ func TestWitnessRefusesAFork(t *testing.T) {
 }
 
 func TestWitnessSerializesALog(t *testing.T) {
-	key := mustLogKey(t)
-	dir, _ := mustInitWitness(t, key)
-	w := startWitness(t, dir)
+	key, w := mustWitness(t)
 	tr := newSrvTree(t, srvLeaves("a", 30)...)
 	c4 := tr.signed(t, key, 4)
 	w.mustAdd(t, key, addBody(0, nil, c4), c4)
