@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/postgres"
+	"github.com/guaracloud/auditlog/storetest"
 )
 
 // The runtime role stores cosignatures and reads them, one per witness and
@@ -18,34 +18,7 @@ func TestCosignaturesAreInsertOnly(t *testing.T) {
 		t.Fatalf("open as the runtime role: %v", err)
 	}
 	defer s.Close()
-	if _, err := s.LatestCosigned(ctx); auditlog.ErrorCode(err) != auditlog.ENotFound {
-		t.Fatalf("LatestCosigned of none: %v", err)
-	}
-	for _, c := range []struct {
-		size          uint64
-		witness, line string
-		stored        bool
-	}{
-		{9, "w.example/b", "— w.example/b BBBB", true},
-		{9, "w.example/a", "— w.example/a AAAA", true},
-		{9, "w.example/a", "— w.example/a CCCC", false}, // one per witness and size: the first is kept
-		{4, "w.example/a", "— w.example/a DDDD", true},
-	} {
-		stored, err := s.AddCosignature(ctx, c.size, c.witness, c.line)
-		if err != nil || stored != c.stored {
-			t.Fatalf("AddCosignature(%d, %s): %v %v, want stored %v", c.size, c.witness, stored, err, c.stored)
-		}
-	}
-	lines, err := s.Cosignatures(ctx, 9)
-	if err != nil || len(lines) != 2 || lines[0] != "— w.example/a AAAA" || lines[1] != "— w.example/b BBBB" {
-		t.Fatalf("Cosignatures(9): %q %v", lines, err)
-	}
-	if lines, err := s.Cosignatures(ctx, 5); err != nil || lines == nil || len(lines) != 0 {
-		t.Fatalf("Cosignatures(5): %#v %v", lines, err)
-	}
-	if size, err := s.LatestCosigned(ctx); err != nil || size != 9 {
-		t.Fatalf("LatestCosigned: %d %v", size, err)
-	}
+	storetest.Cosignatures(t, s)
 	runtime, owner := connect(t, rs.runtimeDSN), connect(t, rs.ownerDSN)
 	for _, stmt := range []string{
 		`UPDATE cosignatures SET line = 'x'`,
