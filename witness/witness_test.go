@@ -1,19 +1,18 @@
 package witness_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/integrity"
+	"github.com/guaracloud/auditlog/internal/syncbuf"
 	"github.com/guaracloud/auditlog/postgres"
 	"github.com/guaracloud/auditlog/postgres/pgtest"
 	"github.com/guaracloud/auditlog/sqlite"
@@ -59,24 +58,6 @@ func openStore(t *testing.T, engine string) testStore {
 	return s
 }
 
-// logBuffer collects a logger's text output.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // eventually polls cond until it holds or 20 s pass.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -94,7 +75,7 @@ type submitting struct {
 	ckpt    *integrity.Checkpointer
 	sub     *witness.Submitter
 	metrics *witness.Metrics
-	log     *logBuffer
+	log     *syncbuf.Buffer
 }
 
 func startSubmitting(t *testing.T, st testStore, key *integrity.Key, origin string, ws ...witness.Witness) *submitting {
@@ -103,7 +84,7 @@ func startSubmitting(t *testing.T, st testStore, key *integrity.Key, origin stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	lb := &logBuffer{}
+	lb := &syncbuf.Buffer{}
 	sub, err := witness.NewSubmitter(st, ws, witness.Options{Metrics: metrics, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(lb, nil))})
 	if err != nil {
@@ -151,6 +132,22 @@ func cosigned(t *testing.T, st testStore, cp integrity.Checkpoint, w witness.Wit
 	return msg
 }
 
+// startLitewitness runs a litewitness knowing a new key for origin.
+func startLitewitness(t *testing.T, name, origin string) (witness.Witness, *integrity.Key, string) {
+	t.Helper()
+	lw := witnesstest.Start(t, name)
+	w, err := witness.ParseWitness(lw.URL + "=" + lw.VKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := integrity.GenerateKey(origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lw.AddLog(t, origin, key.VerifierKey())
+	return w, key, origin
+}
+
 // TestLitewitness submits checkpoints to a real litewitness on both engines:
 // cosignatures are stored and verify with its key, the cosigned note still
 // opens with only our key, and a forked log with the same origin and key is
@@ -158,17 +155,7 @@ func cosigned(t *testing.T, st testStore, cp integrity.Checkpoint, w witness.Wit
 func TestLitewitness(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
-			lw := witnesstest.Start(t, "witness.test/"+engine)
-			w, err := witness.ParseWitness(lw.URL + "=" + lw.VKey)
-			if err != nil {
-				t.Fatal(err)
-			}
-			origin := integrity.OriginPrefix + "1170e55000000000"
-			key, _, err := integrity.GenerateKey(origin)
-			if err != nil {
-				t.Fatal(err)
-			}
-			lw.AddLog(t, origin, key.VerifierKey())
+			w, key, origin := startLitewitness(t, "witness.test/"+engine, integrity.OriginPrefix+"1170e55000000000")
 
 			st := openStore(t, engine)
 			s := startSubmitting(t, st, key, origin, w)
@@ -206,17 +193,7 @@ func TestLitewitness(t *testing.T) {
 // TestLitewitnessForkBehind: a fork smaller than what the witness holds
 // cannot even be proven; it is alarmed as witness_ahead.
 func TestLitewitnessForkBehind(t *testing.T) {
-	lw := witnesstest.Start(t, "witness.test/behind")
-	w, err := witness.ParseWitness(lw.URL + "=" + lw.VKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	origin := integrity.OriginPrefix + "be41d00000000000"
-	key, _, err := integrity.GenerateKey(origin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lw.AddLog(t, origin, key.VerifierKey())
+	w, key, origin := startLitewitness(t, "witness.test/behind", integrity.OriginPrefix+"be41d00000000000")
 	st := openStore(t, "sqlite")
 	s := startSubmitting(t, st, key, origin, w)
 	cosigned(t, st, s.write(t, st, "usr_ana", 6), w)

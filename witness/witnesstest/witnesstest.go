@@ -16,9 +16,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/guaracloud/auditlog/internal/syncbuf"
 )
 
 // startTimeout bounds each wait while starting the agent and the witness.
@@ -31,7 +32,7 @@ type Witness struct {
 	Name string // its key name
 	db   string
 	ctl  string
-	log  *syncBuffer
+	log  *syncbuf.Buffer
 }
 
 // Start runs ssh-agent and litewitness named name, and stops both when the
@@ -66,7 +67,7 @@ func Start(tb testing.TB, name string) *Witness {
 	}
 
 	agent := exec.Command(tools["ssh-agent"], "-D", "-a", sock)
-	agentLog := &syncBuffer{}
+	agentLog := &syncbuf.Buffer{}
 	agent.Stdout, agent.Stderr = agentLog, agentLog
 	if err := agent.Start(); err != nil {
 		tb.Fatalf("witnesstest: start ssh-agent: %v", err)
@@ -75,7 +76,7 @@ func Start(tb testing.TB, name string) *Witness {
 	waitFor(tb, "ssh-agent's socket", agentLog, func() bool { _, err := os.Stat(sock); return err == nil })
 	run(tb, []string{"SSH_AUTH_SOCK=" + sock}, tools["ssh-add"], "-q", key)
 
-	w := &Witness{Name: name, db: filepath.Join(dir, "litewitness.db"), ctl: tools["witnessctl"], log: &syncBuffer{}}
+	w := &Witness{Name: name, db: filepath.Join(dir, "litewitness.db"), ctl: tools["witnessctl"], log: &syncbuf.Buffer{}}
 	addr := freeAddr(tb)
 	lw := exec.Command(tools["litewitness"], "-db", w.db, "-key", fp[1], "-name", name, "-ssh-agent", sock, "-listen", addr)
 	lw.Stdout, lw.Stderr = w.log, w.log
@@ -142,7 +143,7 @@ func run(tb testing.TB, env []string, name string, args ...string) string {
 
 // waitFor polls cond until it holds, failing the test (with the process's
 // log) past startTimeout.
-func waitFor(tb testing.TB, what string, log *syncBuffer, cond func() bool) {
+func waitFor(tb testing.TB, what string, log *syncbuf.Buffer, cond func() bool) {
 	tb.Helper()
 	deadline := time.Now().Add(startTimeout)
 	for !cond() {
@@ -177,22 +178,4 @@ func stop(cmd *exec.Cmd) {
 		cmd.Process.Kill()
 		<-done
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a process writing and a test reading.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
