@@ -143,6 +143,7 @@ func (s *Submitter) Close() {
 		s.stop()
 	}
 	s.wg.Wait()
+	s.opts.HTTP.CloseIdleConnections()
 }
 
 // Signed tells the submitter a new checkpoint was signed; it returns at
