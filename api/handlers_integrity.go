@@ -14,6 +14,7 @@ import (
 	"github.com/guaracloud/auditlog/bundle"
 	"github.com/guaracloud/auditlog/integrity"
 	"github.com/guaracloud/auditlog/query"
+	"github.com/guaracloud/auditlog/witness"
 )
 
 // InclusionProof answers GET /v1/audit-logs/{id}/proof.
@@ -40,6 +41,9 @@ func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cp, err := log.Integrity.Recent(r.Context(), integrity.DefaultCheckpointInterval)
+	if err == nil { // with the witnesses' cosignatures of its size, when there are some yet
+		cp, err = witness.Cosigned(r.Context(), log.Integrity.Log(), cp)
+	}
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("api.checkpoint: %w", err))
 		return
@@ -198,6 +202,9 @@ func (s *Server) exportOwn(w http.ResponseWriter, r *http.Request, tok auditlog.
 	ctx := streamContext(r)
 	call, cancel := s.callContext(ctx)
 	cp, err := log.Integrity.Checkpoint(call)
+	if err == nil { // the latest cosigned checkpoint, when witnesses keep up
+		cp, err = witness.ForExport(call, log.Integrity.Log(), cp)
+	}
 	cancel()
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("api.exportOwn: %w", err))

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/guaracloud/auditlog/integrity"
+	"github.com/guaracloud/auditlog/witness"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -30,6 +31,10 @@ const (
 type VerifyOptions struct {
 	TempDir  string                  // where per-entry leaf hashes are spooled ("" for the system's)
 	Progress func(done, total int64) // called every few thousand lines; total is 2 x the manifest's count
+	// Witnesses are the witnesses' cosignature verifiers; at least
+	// WitnessesRequired of them must have cosigned the bundle's checkpoint.
+	Witnesses         []note.Verifier
+	WitnessesRequired int
 }
 
 // Result is what a verified bundle holds.
@@ -38,6 +43,7 @@ type Result struct {
 	Checkpoint integrity.Checkpoint // the signed tree head
 	Manifest   Manifest             // the signed manifest
 	Entries    int64                // entries verified
+	Cosigned   []string             // names of the given witnesses that cosigned the checkpoint
 }
 
 // Verify checks a bundle offline with the verifier key: the checkpoint's and
@@ -66,6 +72,7 @@ type verifier struct {
 	origin                     string
 	cp                         integrity.Checkpoint
 	manifest                   Manifest
+	cosigned                   []string
 	opened                     bool
 
 	count, first, last int64
@@ -116,7 +123,7 @@ func (vf *verifier) run(r io.Reader) (Result, error) {
 	if err := vf.checkManifest(); err != nil {
 		return Result{}, err
 	}
-	return Result{Origin: vf.origin, Checkpoint: vf.cp, Manifest: vf.manifest, Entries: vf.count}, nil
+	return Result{Origin: vf.origin, Checkpoint: vf.cp, Manifest: vf.manifest, Entries: vf.count, Cosigned: vf.cosigned}, nil
 }
 
 // file handles one archive member.
@@ -169,6 +176,11 @@ func (vf *verifier) open() error {
 	var err error
 	if vf.origin, vf.cp, err = integrity.OpenCheckpoint(vf.checkpointMsg, vf.v); err != nil {
 		return fmt.Errorf("checkpoint: %w%s", err, vf.keyHint())
+	}
+	if len(vf.opts.Witnesses) > 0 {
+		if vf.cosigned, err = witness.Require(vf.checkpointMsg, vf.opts.Witnesses, vf.opts.WitnessesRequired); err != nil {
+			return fmt.Errorf("checkpoint %d: %w", vf.cp.Size, err)
+		}
 	}
 	if vf.manifest, err = OpenManifest(vf.manifestMsg, vf.v); err != nil {
 		return fmt.Errorf("manifest: %w%s", err, vf.keyHint())

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/guaracloud/auditlog"
@@ -27,6 +28,18 @@ type Checkpointer struct {
 	origin string
 	now    func() time.Time
 	signer chan struct{} // holds one token while a signature is in progress in this process; the store orders processes
+	signed atomic.Pointer[func(Checkpoint)]
+}
+
+// OnSigned sets a function told about each checkpoint this checkpointer
+// signs and stores (nil for none). It is called on the signing path, so it
+// must return at once (hand the checkpoint to a goroutine, never wait).
+func (c *Checkpointer) OnSigned(f func(Checkpoint)) {
+	if f == nil {
+		c.signed.Store(nil)
+		return
+	}
+	c.signed.Store(&f)
 }
 
 // NewCheckpointer returns a checkpointer signing the log's heads with key
@@ -125,6 +138,9 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	}
 	if !stored { // another process signed this size or a larger one first
 		return c.Latest(ctx)
+	}
+	if f := c.signed.Load(); f != nil {
+		(*f)(cp)
 	}
 	return cp, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/guaracloud/auditlog/bundle"
 	"github.com/guaracloud/auditlog/integrity"
 	"github.com/guaracloud/auditlog/sequencer"
+	"github.com/guaracloud/auditlog/witness"
 	"github.com/spf13/cobra"
 )
 
@@ -69,6 +70,9 @@ func export(ctx context.Context, f *readFlags, filter auditlog.Filter, out, skey
 		return fmt.Errorf("export: %w", err)
 	}
 	cp, err := integrity.NewCheckpointer(store, key, origin, nil).Checkpoint(ctx)
+	if err == nil { // the latest cosigned checkpoint, when witnesses keep up
+		cp, err = witness.ForExport(ctx, store, cp)
+	}
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}

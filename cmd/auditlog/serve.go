@@ -55,6 +55,8 @@ type Main struct {
 
 	Retention retention // the optional prune schedule (--retention-days), see prune.go
 
+	Witnesses witnessing // --witness: witnesses each new checkpoint is submitted to, see witnesses.go
+
 	// StreamsAllowPrivate lets stream destinations be on loopback and private networks.
 	StreamsAllowPrivate bool
 	streams             *stream.Service
@@ -120,6 +122,7 @@ func newServe() *cobra.Command {
 	cmd.Flags().DurationVar(&m.CommitWait, "commit-wait", 2*time.Second, "cluster mode: how long a write waits for its shard's commit before answering 202 (durable, committed later)")
 	cmd.Flags().BoolVar(&m.StreamsAllowPrivate, "streams-allow-private", false, "let stream destinations be on loopback and private networks (tests, on-premises collectors); refused otherwise")
 	m.Retention.flags(cmd)
+	m.Witnesses.flags(cmd)
 	cmd.Flags().StringVar(&m.SigningKey, "signing-key", "", "checkpoint signing key file (or key text), made on first start; default <db>.signing-key for SQLite, ./auditlog.signing-key for PostgreSQL (every server of one database must share it)")
 	return cmd
 }
@@ -184,6 +187,9 @@ func (m *Main) Start(ctx context.Context) error {
 		return m.fail(err)
 	}
 	if err := m.Retention.start(ctx, m); err != nil {
+		return m.fail(err)
+	}
+	if err := m.startWitnesses(reg); err != nil {
 		return m.fail(err)
 	}
 	server, err := api.New(api.Config{
@@ -300,6 +306,7 @@ func (m *Main) Close(ctx context.Context) error {
 		errs = append(errs, m.node.close(ctx))
 	}
 	errs = append(errs, m.stopCheckpoints(ctx), m.Retention.close(ctx))
+	m.stopWitnesses()
 	if m.store != nil {
 		errs = append(errs, m.store.Close())
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/guaracloud/auditlog/bundle"
 	"github.com/guaracloud/auditlog/integrity"
@@ -16,6 +17,7 @@ import (
 // newVerify builds `auditlog verify`: an export bundle offline, or a whole database.
 func newVerify() *cobra.Command {
 	var db, key string
+	var wc witnessCheck
 	cmd := &cobra.Command{
 		Use:   "verify (BUNDLE --key KEY | --db DB [--key KEY])",
 		Short: "Check an export bundle offline, or recompute a database's whole Merkle tree",
@@ -42,7 +44,7 @@ Any failure exits non-zero and names what failed, and the first bad seq.`,
 				if key == "" {
 					return errors.New("verify: --key is required: the verifier key you trust (GET /v1/checkpoint/key)")
 				}
-				return verifyBundle(args[0], key, cmd.OutOrStdout(), cmd.ErrOrStderr())
+				return verifyBundle(args[0], key, wc, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			case len(args) == 0 && db != "":
 				return verifyDB(cmd.Context(), db, key, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			default:
@@ -52,14 +54,19 @@ Any failure exits non-zero and names what failed, and the first bad seq.`,
 	}
 	cmd.Flags().StringVar(&db, "db", "", "verify this database (SQLite file, or a postgres:// URL) instead of a bundle")
 	cmd.Flags().StringVar(&key, "key", "", "verifier key, or a file holding it")
+	wc.flags(cmd)
 	return cmd
 }
 
 // verifyBundle checks an export bundle (- for stdin) with the verifier key.
-func verifyBundle(path, key string, stdout, stderr io.Writer) error {
+func verifyBundle(path, key string, wc witnessCheck, stdout, stderr io.Writer) error {
 	v, err := integrity.ParseVerifierKey(key)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
+	}
+	witnesses, required, err := wc.verifiers()
+	if err != nil {
+		return err
 	}
 	var r io.Reader = os.Stdin
 	if path != "-" {
@@ -77,7 +84,7 @@ func verifyBundle(path, key string, stdout, stderr io.Writer) error {
 			update, done = newProgress(stderr, total, "verifying")
 		}
 		update(n)
-	}})
+	}, Witnesses: witnesses, WitnessesRequired: required})
 	if done != nil {
 		done()
 	}
@@ -87,6 +94,10 @@ func verifyBundle(path, key string, stdout, stderr io.Writer) error {
 	m := res.Manifest
 	fmt.Fprintf(stdout, "OK: %d entries of %s verified against checkpoint %d of %s, signed by %s\n",
 		res.Entries, m.UserID, res.Checkpoint.Size, res.Origin, v.Name())
+	if len(witnesses) > 0 {
+		fmt.Fprintf(stdout, "OK: cosigned by %d of the %d witnesses given (%s), %d required\n",
+			len(res.Cosigned), len(witnesses), strings.Join(res.Cosigned, ", "), required)
+	}
 	return nil
 }
 
