@@ -1,6 +1,8 @@
-// Package witness submits our checkpoints to C2SP tlog-witness witnesses,
-// keeps the C2SP tlog-cosignature lines they return, serves checkpoints with
-// them, and checks them in exports.
+// Package witness holds both sides of C2SP tlog-witness: the service's
+// (it submits our checkpoints to witnesses, keeps the C2SP tlog-cosignature
+// lines they return, serves checkpoints with them and checks them in
+// exports) and a minimal witness of our log that a customer runs (Server,
+// `auditlog witness`).
 package witness
 
 import (

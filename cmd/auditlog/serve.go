@@ -299,6 +299,7 @@ func (m *Main) Close(ctx context.Context) error {
 		errs = append(errs, m.srv.Shutdown(ctx))
 	}
 	errs = append(errs, m.streaming.close(ctx))
+	m.stopWitnesses()
 	if m.seq != nil {
 		errs = append(errs, m.seq.Close(ctx))
 	}
@@ -306,7 +307,6 @@ func (m *Main) Close(ctx context.Context) error {
 		errs = append(errs, m.node.close(ctx))
 	}
 	errs = append(errs, m.stopCheckpoints(ctx), m.Retention.close(ctx))
-	m.stopWitnesses()
 	if m.store != nil {
 		errs = append(errs, m.store.Close())
 	}

@@ -1,22 +1,43 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
+	"github.com/guaracloud/auditlog/integrity"
 	"github.com/guaracloud/auditlog/witness"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/sumdb/note"
 )
 
-// witnessing is serve's witness configuration and running submitter.
+// witnessing is serve's witness configuration and its running submitters:
+// one for a single node, one per shard in cluster mode.
 type witnessing struct {
 	Flags []string // --witness values: URL=VKEY, several per value when separated by spaces (AUDITLOG_WITNESS)
-	sub   *witness.Submitter
+
+	mu   sync.Mutex
+	subs []witnessed
+	stop context.CancelFunc // ends the waits for shards not open yet
+	wg   sync.WaitGroup
 }
+
+// witnessed is a running submitter and the checkpointer that tells it of
+// each checkpoint it signs.
+type witnessed struct {
+	ckpt *integrity.Checkpointer
+	sub  *witness.Submitter
+}
+
+// clusterWitnessPoll is how often a cluster node checks its shards'
+// witnesses on its own: the node that signs a checkpoint submits it at once,
+// so other nodes rarely need to (and would only race it).
+const clusterWitnessPoll = 10 * time.Minute
 
 // flags registers serve's --witness.
 func (w *witnessing) flags(cmd *cobra.Command) {
@@ -38,42 +59,88 @@ func parseWitnesses(values []string) ([]witness.Witness, error) {
 	return out, nil
 }
 
-// startWitnesses starts submitting the single node's checkpoints to the
-// configured witnesses, told of each new checkpoint by the checkpointer.
+// startWitnesses starts submitting checkpoints to the configured witnesses:
+// the single node's, or in cluster mode each shard's (its submitter starts
+// once the shard's database is open), each told of every checkpoint its
+// checkpointer signs.
 func (m *Main) startWitnesses(reg prometheus.Registerer) error {
 	ws, err := parseWitnesses(m.Witnesses.Flags)
 	if err != nil || len(ws) == 0 {
 		return err
 	}
-	if m.NATS != "" {
-		return errors.New("serve: --witness is not supported with --nats yet: submit from the shard leaders")
-	}
-	st, ok := m.store.(witness.Store)
-	if !ok {
-		return errors.New("serve: --witness: this store keeps no cosignatures")
-	}
 	metrics, err := witness.NewMetrics(reg)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	sub, err := witness.NewSubmitter(st, ws, witness.Options{Logger: m.Logger, Metrics: metrics})
-	if err != nil {
-		return fmt.Errorf("serve: %w", err)
+	opts := witness.Options{Logger: m.Logger, Metrics: metrics}
+	if m.node == nil {
+		st, ok := m.store.(witness.Store)
+		if !ok {
+			return errors.New("serve: --witness: this store keeps no cosignatures")
+		}
+		return m.Witnesses.start(m.ckpt, st, ws, opts)
 	}
-	m.ckpt.OnSigned(sub.Signed)
-	sub.Start()
-	m.Witnesses.sub = sub
+	ctx, stop := context.WithCancel(context.Background())
+	m.Witnesses.stop = stop
+	opts.Poll = clusterWitnessPoll
+	shards := m.node.shards
+	for k := range shards.Count() {
+		shardOpts := opts
+		shardOpts.Logger = m.Logger.With("shard", k)
+		m.Witnesses.wg.Add(1)
+		go func() {
+			defer m.Witnesses.wg.Done()
+			for {
+				ckpt, err := shards.Checkpointer(k)
+				if err == nil {
+					st, err := shards.Store(k)
+					if err == nil {
+						if err := m.Witnesses.start(ckpt, st, ws, shardOpts); err != nil {
+							shardOpts.Logger.Error("witness submissions did not start", "err", err)
+						}
+						return
+					}
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+			}
+		}()
+	}
 	return nil
 }
 
-// stopWitnesses stops the submitter (an in-flight submission is cancelled).
-func (m *Main) stopWitnesses() {
-	if m.Witnesses.sub == nil {
-		return
+// start runs a submitter for the log that ckpt signs.
+func (w *witnessing) start(ckpt *integrity.Checkpointer, st witness.Store, ws []witness.Witness, opts witness.Options) error {
+	sub, err := witness.NewSubmitter(st, ws, opts)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
 	}
-	m.ckpt.OnSigned(nil)
-	m.Witnesses.sub.Close()
-	m.Witnesses.sub = nil
+	ckpt.OnSigned(sub.Signed)
+	sub.Start()
+	w.mu.Lock()
+	w.subs = append(w.subs, witnessed{ckpt: ckpt, sub: sub})
+	w.mu.Unlock()
+	return nil
+}
+
+// stopWitnesses stops the submitters (an in-flight submission is cancelled).
+func (m *Main) stopWitnesses() {
+	w := &m.Witnesses
+	if w.stop != nil {
+		w.stop()
+	}
+	w.wg.Wait()
+	w.mu.Lock()
+	subs := w.subs
+	w.subs = nil
+	w.mu.Unlock()
+	for _, s := range subs {
+		s.ckpt.OnSigned(nil)
+		s.sub.Close()
+	}
 }
 
 // witnessCheck is verify's --witness and --witnesses-required.
