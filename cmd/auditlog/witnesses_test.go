@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,4 +129,61 @@ func witnessKeys(t *testing.T) (string, string) {
 		t.Fatal(err)
 	}
 	return s.Name(), s.Verifier().String()
+}
+
+// TestServeWithOwnWitness: the service submits to `auditlog witness` (the
+// witness a customer runs) exactly as to litewitness: both sides of the
+// protocol in this repository agree, and verify counts the cosignature.
+func TestServeWithOwnWitness(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "audit.db")
+	store, err := sqlite.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin, err := integrity.Origin(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	key, _, err := integrity.LoadOrCreateKey(defaultKeyPath(db), origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	wkey, err := witness.InitDir(dir, "witness.test/own", origin, key.VerifierKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := witness.OpenServer(dir, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	wv, err := witness.NewVerifier(wkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startMain(t, &Main{DB: db, Witnesses: witnessing{Flags: []string{hs.URL + "=" + wkey}}})
+	for i := range 5 {
+		ts.mustPost(map[string]any{"id": fmt.Sprintf("evt-%02d", i), "action": "service.update", "resource_type": "service",
+			"resource_id": "svc_api", "actor_id": "usr_ana", "outcome": "success"})
+		// Each checkpoint after the first goes with a consistency proof from the last.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			cp := ts.do("GET", "/v1/checkpoint", "", nil).Body
+			_, o, err := integrity.OpenCheckpoint(cp, key.Verifier())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := witness.Count(cp, []note.Verifier{wv}); len(got) == 1 && o.Size == uint64(i+1) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("checkpoint of size %d not cosigned by our own witness:\n%s\n%s", i+1, cp, ts.logs.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 }
