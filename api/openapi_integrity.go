@@ -52,7 +52,9 @@ func (b *docBuilder) integrityOperations() {
 	b.public(&huma.Operation{Method: http.MethodGet, Path: "/v1/checkpoint", OperationID: "getCheckpoint", Tags: []string{"integrity"},
 		Summary: "The latest signed checkpoint (public)",
 		Description: integrityDoc + " Keep the checkpoints you fetch: a later one must be consistent with them " +
-			"(GET /v1/checkpoint/consistency), or the log was forked or rewritten.",
+			"(GET /v1/checkpoint/consistency), or the log was forked or rewritten. When the server submits its " +
+			"checkpoints to witnesses (C2SP tlog-witness), the cosignature lines they returned for this size follow " +
+			"our signature (C2SP tlog-cosignature/v1); clients that know only our key skip them.",
 		Parameters: []*huma.Param{shard}},
 		"text/plain", &huma.Schema{Type: huma.TypeString}, 400, 503)
 	b.public(&huma.Operation{Method: http.MethodGet, Path: "/shards/{shard}/checkpoint", OperationID: "getShardCheckpoint", Tags: []string{"integrity"},
