@@ -135,8 +135,12 @@ func TestClusterMode(t *testing.T) {
 	}()
 	nats.Kill(1)
 	nats.Kill(2)
+	// A NATS server that led the meta group keeps answering as leader until
+	// it notices the lost quorum (its raft's lost-quorum interval, about 10 s
+	// on 2.9), so the wait allows for that and more.
 	var ready int
-	for range 200 {
+	lost := time.Now()
+	for deadline := time.Now().Add(45 * time.Second); time.Now().Before(deadline); {
 		if ready = a.do("GET", "/readyz", "", nil).Status; ready == http.StatusServiceUnavailable {
 			break
 		}
@@ -145,6 +149,7 @@ func TestClusterMode(t *testing.T) {
 	if ready != http.StatusServiceUnavailable {
 		t.Fatalf("readyz without a NATS quorum: %d, want 503", ready)
 	}
+	t.Logf("readyz answered 503 %s after the quorum was lost", time.Since(lost).Round(time.Millisecond))
 	nats.Restart(1)
 	nats.Restart(2)
 	nats.WaitReady(30 * time.Second)
