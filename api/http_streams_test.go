@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -16,29 +15,14 @@ import (
 	"github.com/guaracloud/auditlog/api"
 	"github.com/guaracloud/auditlog/sqlite"
 	"github.com/guaracloud/auditlog/stream"
+	"github.com/guaracloud/auditlog/stream/streamtest"
 )
 
 // withStreams gives the server a stream service over its own store and
 // write path; allowPrivate lets destinations be on loopback (the tests' receivers).
 func withStreams(t testing.TB, allowPrivate bool) func(*api.Config) {
 	return func(cfg *api.Config) {
-		store := cfg.Store.(*sqlite.Store)
-		sealer, err := stream.NewSealer(make([]byte, 32))
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc, err := stream.NewService(stream.ServiceConfig{
-			Store: store, Sealer: sealer, Owners: store, Recorder: cfg.Writer.(stream.Recorder),
-			AllowPrivate: allowPrivate, Now: cfg.Now, Senders: stream.SenderOptions{AllowPrivate: allowPrivate},
-			Head: func(ctx context.Context, _ string) (int64, error) {
-				h, err := store.TreeHead(ctx)
-				return int64(h.Size), err
-			},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Streams = svc
+		cfg.Streams = streamtest.NewService(t, cfg.Store.(*sqlite.Store), cfg.Writer.(stream.Recorder), cfg.Now, allowPrivate)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/guaracloud/auditlog/sequencer"
 	"github.com/guaracloud/auditlog/sqlite"
 	"github.com/guaracloud/auditlog/stream"
+	"github.com/guaracloud/auditlog/stream/streamtest"
 	"github.com/guaracloud/auditlog/web"
 )
 
@@ -76,7 +77,7 @@ func newEnv(t testing.TB, opts ...func(*web.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	streams := newStreams(t, store, seq, clk.Now)
+	streams := streamtest.NewService(t, store, seq, clk.Now, true)
 	apiSrv, err := api.New(api.Config{Store: store, Writer: seq, Now: clk.Now, Logger: logger, Streams: streams,
 		Logs: api.OneLog(integrity.NewCheckpointer(store, key, "auditlog.test/web", clk.Now), store)})
 	if err != nil {
@@ -99,28 +100,6 @@ func newEnv(t testing.TB, opts ...func(*web.Config)) *env {
 	e := &env{Server: httptest.NewServer(mux), store: store, seq: seq, streams: streams, web: wh, clock: clk, logs: logs}
 	t.Cleanup(e.Close)
 	return e
-}
-
-// newStreams is the stream service `serve` builds, over the env's store and
-// write path, with destinations on loopback allowed.
-func newStreams(t testing.TB, store *sqlite.Store, seq *sequencer.Sequencer, now func() time.Time) *stream.Service {
-	t.Helper()
-	sealer, err := stream.NewSealer(make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := stream.NewService(stream.ServiceConfig{
-		Store: store, Sealer: sealer, Owners: store, Recorder: seq, AllowPrivate: true, Now: now,
-		Senders: stream.SenderOptions{AllowPrivate: true},
-		Head: func(ctx context.Context, _ string) (int64, error) {
-			h, err := store.TreeHead(ctx)
-			return int64(h.Size), err
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return svc
 }
 
 // token creates a token and returns its secret.
