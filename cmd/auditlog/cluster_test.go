@@ -10,8 +10,6 @@ import (
 
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/cluster"
-	"github.com/guaracloud/auditlog/cluster/natstest"
-	"github.com/guaracloud/auditlog/postgres/pgtest"
 )
 
 // TestClusterMode runs the cluster commands end to end: cluster init (and
@@ -20,11 +18,7 @@ import (
 // through the other, per-shard checkpoints, keys and tiles, the admin trail
 // across shards, and verify --db on each shard.
 func TestClusterMode(t *testing.T) {
-	nats := natstest.Start(t, 3)
-	shards := []string{pgtest.NewEmptyDatabase(t, ""), pgtest.NewEmptyDatabase(t, "")}
-	if code, out, errOut := run(t, "cluster", "init", "--nats", nats.URLs(), "--shards", strings.Join(shards, ",")); code != 0 {
-		t.Fatalf("cluster init: %d %s %s", code, out, errOut)
-	}
+	nats, shards := initCluster(t)
 	if code, _, _ := run(t, "cluster", "init", "--nats", nats.URLs(), "--shards", strings.Join(shards, ",")); code != 0 {
 		t.Fatal("a second cluster init with the same shards failed: it must be idempotent")
 	}

@@ -10,9 +10,6 @@ import (
 	"time"
 
 	"github.com/guaracloud/auditlog"
-	"github.com/guaracloud/auditlog/cluster"
-	"github.com/guaracloud/auditlog/cluster/natstest"
-	"github.com/guaracloud/auditlog/postgres/pgtest"
 	"github.com/guaracloud/auditlog/stream"
 )
 
@@ -21,20 +18,10 @@ import (
 // node, delivers every one of the user's entries in seq order (written
 // through another node) and nobody else's; a project stream is refused.
 func TestClusterStreams(t *testing.T) {
-	nats := natstest.Start(t, 3)
-	shards := []string{pgtest.NewEmptyDatabase(t, ""), pgtest.NewEmptyDatabase(t, "")}
-	if code, out, errOut := run(t, "cluster", "init", "--nats", nats.URLs(), "--shards", strings.Join(shards, ",")); code != 0 {
-		t.Fatalf("cluster init: %d %s %s", code, out, errOut)
-	}
+	nats, _ := initCluster(t)
 	a := startMain(t, &Main{NATS: nats.URLs(), NodeID: "a", StreamsAllowPrivate: true})
 	b := startMain(t, &Main{NATS: nats.URLs(), NodeID: "b", StreamsAllowPrivate: true})
-	actors := map[int]string{}
-	for i := 0; len(actors) < 2; i++ {
-		u := fmt.Sprintf("usr_%d", i)
-		if _, ok := actors[cluster.ShardOf(u, 2)]; !ok {
-			actors[cluster.ShardOf(u, 2)] = u
-		}
-	}
+	actors := actorPerShard()
 	user, other := actors[1], actors[0]
 	userToken := a.token(auditlog.UserToken, user)
 	// Shard databases are opened in the background: wait until both nodes reach them.

@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/guaracloud/auditlog/cluster"
-	"github.com/guaracloud/auditlog/cluster/natstest"
-	"github.com/guaracloud/auditlog/postgres/pgtest"
 	"github.com/guaracloud/auditlog/witness"
 	"github.com/guaracloud/auditlog/witness/witnesstest"
 	"golang.org/x/mod/sumdb/note"
@@ -24,11 +21,7 @@ func TestClusterWitness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nats := natstest.Start(t, 3)
-	shards := []string{pgtest.NewEmptyDatabase(t, ""), pgtest.NewEmptyDatabase(t, "")}
-	if code, out, errOut := run(t, "cluster", "init", "--nats", nats.URLs(), "--shards", strings.Join(shards, ",")); code != 0 {
-		t.Fatalf("cluster init: %d %s %s", code, out, errOut)
-	}
+	nats, _ := initCluster(t)
 	// Register each shard's log (origin and key, as a node serves them) with the witness first.
 	a := startMain(t, &Main{NATS: nats.URLs(), NodeID: "a"})
 	for k := range 2 {
@@ -41,13 +34,7 @@ func TestClusterWitness(t *testing.T) {
 		lw.AddLog(t, vkey[:strings.IndexByte(vkey, '+')], vkey)
 	}
 	b := startMain(t, &Main{NATS: nats.URLs(), NodeID: "b", Witnesses: witnessing{Flags: []string{lw.URL + "=" + lw.VKey}}})
-	actors := map[int]string{}
-	for i := 0; len(actors) < 2; i++ {
-		u := fmt.Sprintf("usr_%d", i)
-		if _, ok := actors[cluster.ShardOf(u, 2)]; !ok {
-			actors[cluster.ShardOf(u, 2)] = u
-		}
-	}
+	actors := actorPerShard()
 	for i := range 6 {
 		res := b.post(map[string]any{"action": "service.update", "resource_type": "service", "resource_id": "svc_1",
 			"actor_id": actors[i%2], "outcome": "success"})
