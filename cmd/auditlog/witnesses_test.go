@@ -31,21 +31,7 @@ func TestServeWithWitness(t *testing.T) {
 	}
 	// The database's origin and key exist before serve, so the witness
 	// knows the log from the first submission.
-	ctx := context.Background()
-	db := filepath.Join(t.TempDir(), "audit.db")
-	store, err := sqlite.Open(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	origin, err := integrity.Origin(ctx, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store.Close()
-	key, _, err := integrity.LoadOrCreateKey(defaultKeyPath(db), origin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, origin, key := newLogIdentity(t)
 	lw.AddLog(t, origin, key.VerifierKey())
 
 	ts := startMain(t, &Main{DB: db, Witnesses: witnessing{Flags: []string{lw.URL + "=" + lw.VKey}}})
@@ -135,21 +121,7 @@ func witnessKeys(t *testing.T) (string, string) {
 // witness a customer runs) exactly as to litewitness: both sides of the
 // protocol in this repository agree, and verify counts the cosignature.
 func TestServeWithOwnWitness(t *testing.T) {
-	ctx := context.Background()
-	db := filepath.Join(t.TempDir(), "audit.db")
-	store, err := sqlite.Open(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	origin, err := integrity.Origin(ctx, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store.Close()
-	key, _, err := integrity.LoadOrCreateKey(defaultKeyPath(db), origin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, origin, key := newLogIdentity(t)
 	dir := t.TempDir()
 	wkey, err := witness.InitDir(dir, "witness.test/own", origin, key.VerifierKey())
 	if err != nil {
@@ -186,4 +158,25 @@ func TestServeWithOwnWitness(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+}
+
+// newLogIdentity makes a SQLite database's origin and signing key before
+// serve starts on it (as serve would), so that a witness can be told of the
+// log before the first submission; it returns the database's path with them.
+func newLogIdentity(t *testing.T) (db, origin string, key *integrity.Key) {
+	t.Helper()
+	ctx := context.Background()
+	db = filepath.Join(t.TempDir(), "audit.db")
+	store, err := sqlite.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if origin, err = integrity.Origin(ctx, store); err != nil {
+		t.Fatal(err)
+	}
+	if key, _, err = integrity.LoadOrCreateKey(defaultKeyPath(db), origin); err != nil {
+		t.Fatal(err)
+	}
+	return db, origin, key
 }
