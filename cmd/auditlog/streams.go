@@ -11,6 +11,7 @@ import (
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/cluster"
 	"github.com/guaracloud/auditlog/integrity"
+	"github.com/guaracloud/auditlog/postgres"
 	"github.com/guaracloud/auditlog/sequencer"
 	"github.com/guaracloud/auditlog/stream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -132,7 +133,7 @@ func (m *Main) startStreams(ctx context.Context, reg prometheus.Registerer) (*st
 			m.streaming.wg.Add(1)
 			go func() {
 				defer m.streaming.wg.Done()
-				m.streaming.runShard(runCtx, shardCfg, m.node.shards, k, m.Logger)
+				m.streaming.runShard(runCtx, shardCfg, m.node.shards, k)
 			}()
 		}
 	}
@@ -167,20 +168,31 @@ func (s *streaming) run(ctx context.Context, cfg stream.RunnerConfig, src stream
 
 // runShard waits for shard k's database (opened in the background) and
 // then delivers its destinations until ctx is done.
-func (s *streaming) runShard(ctx context.Context, cfg stream.RunnerConfig, shards *cluster.Shards, k int, log interface {
-	Error(msg string, args ...any)
-}) {
+func (s *streaming) runShard(ctx context.Context, cfg stream.RunnerConfig, shards *cluster.Shards, k int) {
+	st, _, ok := awaitShard(ctx, shards, k)
+	if !ok {
+		return
+	}
+	if err := s.run(ctx, cfg, st); err != nil {
+		cfg.Logger.Error("stream delivery did not start", "shard", k, "err", err)
+	}
+}
+
+// awaitShard waits until shard k's database is open (the node opens shards
+// in the background, retrying) and returns its store and checkpointer, or
+// false when ctx ends first.
+func awaitShard(ctx context.Context, shards *cluster.Shards, k int) (*postgres.Store, *integrity.Checkpointer, bool) {
 	for {
 		st, err := shards.Store(k)
 		if err == nil {
-			if err := s.run(ctx, cfg, st); err != nil {
-				log.Error("stream delivery did not start", "shard", k, "err", err)
+			ckpt, err := shards.Checkpointer(k)
+			if err == nil {
+				return st, ckpt, true
 			}
-			return
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil, nil, false
 		case <-time.After(time.Second):
 		}
 	}

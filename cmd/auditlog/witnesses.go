@@ -90,22 +90,12 @@ func (m *Main) startWitnesses(reg prometheus.Registerer) error {
 		m.Witnesses.wg.Add(1)
 		go func() {
 			defer m.Witnesses.wg.Done()
-			for {
-				ckpt, err := shards.Checkpointer(k)
-				if err == nil {
-					st, err := shards.Store(k)
-					if err == nil {
-						if err := m.Witnesses.start(ckpt, st, ws, shardOpts); err != nil {
-							shardOpts.Logger.Error("witness submissions did not start", "err", err)
-						}
-						return
-					}
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(time.Second):
-				}
+			st, ckpt, ok := awaitShard(ctx, shards, k)
+			if !ok {
+				return
+			}
+			if err := m.Witnesses.start(ckpt, st, ws, shardOpts); err != nil {
+				shardOpts.Logger.Error("witness submissions did not start", "err", err)
 			}
 		}()
 	}
