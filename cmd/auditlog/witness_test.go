@@ -47,8 +47,12 @@ func TestWitnessCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret := strings.TrimSpace(string(private))
-	secret = secret[strings.LastIndex(secret, "+")+1:]
+	// PRIVATE+KEY+name+hash+base64: the base64 part may itself hold '+'.
+	fields := strings.SplitN(strings.TrimSpace(string(private)), "+", 5)
+	if len(fields) != 5 || len(fields[4]) < 40 {
+		t.Fatalf("unexpected key file shape (%d fields)", len(fields))
+	}
+	secret := fields[4]
 	if strings.Contains(out.String()+errOut.String(), secret) || strings.Contains(out.String(), "PRIVATE") {
 		t.Fatal("witness init printed the private key")
 	}
