@@ -40,6 +40,12 @@ func (h *slowHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	secret := h.secret
 	h.mu.Unlock()
+	if secret == nil {
+		// The stream delivers as soon as it is created, before the test has
+		// read the secret from the answer: not ready yet, so it retries.
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+		return
+	}
 	if err := stream.VerifySignature(secret, r.Header.Get("Audit-Signature"), body, time.Now(), 5*time.Minute); err != nil {
 		h.mu.Lock()
 		h.bad++
