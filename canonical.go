@@ -59,6 +59,16 @@ func appendCanonical(b []byte, c *canonicalEntry, escapeHTML bool) ([]byte, erro
 	b = appendString(b, c.ID, escapeHTML)
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendInt(b, c.Seq, 10)
+	if c.ActorChain != nil {
+		b = append(b, `,"actor_seq":`...)
+		b = strconv.AppendInt(b, c.ActorSeq, 10)
+		b = append(b, `,"actor_prev":`...)
+		if c.ActorPrev == nil {
+			b = append(b, "null"...)
+		} else {
+			b = strconv.AppendInt(b, *c.ActorPrev, 10)
+		}
+	}
 	b = append(b, `,"action":`...)
 	b = appendString(b, c.Action, escapeHTML)
 	b = append(b, `,"resource_type":`...)

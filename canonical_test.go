@@ -53,6 +53,54 @@ func TestCanonicalMatchesEncodingJSON(t *testing.T) {
 		sameAsStdlib(t, &c)
 	}
 	sameAsStdlib(t, &canonicalEntry{})
+	prev := int64(41)
+	for _, chain := range []*ActorChain{{ActorSeq: 0}, {ActorSeq: 3, ActorPrev: &prev}} {
+		sameAsStdlib(t, &canonicalEntry{ID: "evt_2", Seq: 42, ActorChain: chain, ActorID: "usr_1"})
+	}
+}
+
+// TestActorChainBytes: a chained entry carries actor_seq and actor_prev right
+// after seq and reads back the same; an entry from before chains has neither
+// field, and its bytes survive a decode and re-encode unchanged.
+func TestActorChainBytes(t *testing.T) {
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	prev := int64(9)
+	e := Entry{ID: "evt_1", Seq: 12, Chain: &ActorChain{ActorSeq: 3, ActorPrev: &prev}, Action: "service.update",
+		ResourceType: "service", ResourceID: "svc_1", ActorID: "usr_1", Outcome: Success, OccurredAt: at}
+	raw, err := e.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(raw, []byte(`{"id":"evt_1","seq":12,"actor_seq":3,"actor_prev":9,"action":`)) {
+		t.Fatalf("chained entry: %s", raw)
+	}
+	back, err := DecodeEntry(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Chain == nil || back.Chain.ActorSeq != 3 || back.Chain.ActorPrev == nil || *back.Chain.ActorPrev != 9 {
+		t.Fatalf("decoded chain %+v", back.Chain)
+	}
+	back.Canonical = nil
+	if again, _ := back.Encode(); !bytes.Equal(again, raw) {
+		t.Fatalf("re-encoded %s, want %s", again, raw)
+	}
+	e.Chain = &ActorChain{ActorSeq: 0}
+	if raw, _ = e.Encode(); !bytes.Contains(raw, []byte(`"seq":12,"actor_seq":0,"actor_prev":null,"action"`)) {
+		t.Fatalf("first of a chain: %s", raw)
+	}
+	e.Chain = nil
+	old, _ := e.Encode()
+	if bytes.Contains(old, []byte("actor_seq")) || bytes.Contains(old, []byte("actor_prev")) {
+		t.Fatalf("entry from before chains: %s", old)
+	}
+	if back, err = DecodeEntry(old); err != nil || back.Chain != nil {
+		t.Fatalf("decoded an unchained entry: %+v, %v", back.Chain, err)
+	}
+	back.Canonical = nil
+	if again, _ := back.Encode(); !bytes.Equal(again, old) {
+		t.Fatalf("re-encoded %s, want %s", again, old)
+	}
 }
 
 // FuzzCanonical: for any metadata the strict reader accepts, and any
@@ -66,6 +114,10 @@ func FuzzCanonical(f *testing.F) {
 			return
 		}
 		c := canonicalEntry{ID: "evt", ActorID: actor, ResourceID: resource, Metadata: events[0].Metadata}
+		if len(actor)%2 == 1 {
+			prev := int64(len(md))
+			c.ActorChain = &ActorChain{ActorSeq: int64(len(resource)), ActorPrev: &prev}
+		}
 		sameAsStdlib(t, &c)
 		var floats map[string]any // numbers as float64, as Go callers build them
 		if json.Unmarshal([]byte(md), &floats) == nil {

@@ -38,14 +38,30 @@ type Entry struct {
 	UserAgent    *string        `json:"user_agent"`
 	Metadata     map[string]any `json:"metadata"`
 
+	// Chain is the entry's place among its actor's entries; nil for entries
+	// committed before the log kept actor chains (their bytes never change).
+	Chain *ActorChain `json:"-"`
+
 	// Canonical holds the exact bytes stored at commit; when set, MarshalJSON returns them.
 	Canonical []byte `json:"-"`
 }
 
-// canonicalEntry fixes the field order and the time format of canonical bytes.
+// ActorChain is an entry's place in its actor's chain: every entry the log
+// commits for an actor gets the next dense ActorSeq (0 for the actor's first)
+// and, in ActorPrev, the seq of the actor's previous entry (null for the
+// first). A gap in either is evidence that an entry was left out.
+type ActorChain struct {
+	ActorSeq  int64  `json:"actor_seq"`
+	ActorPrev *int64 `json:"actor_prev"`
+}
+
+// canonicalEntry fixes the field order and the time format of canonical
+// bytes. The embedded chain is written right after seq, and not at all when
+// nil (entries from before chains keep their bytes).
 type canonicalEntry struct {
-	ID           string         `json:"id"`
-	Seq          int64          `json:"seq"`
+	ID          string `json:"id"`
+	Seq         int64  `json:"seq"`
+	*ActorChain        // actor_seq, actor_prev
 	Action       string         `json:"action"`
 	ResourceType string         `json:"resource_type"`
 	ResourceID   string         `json:"resource_id"`
@@ -68,7 +84,7 @@ func (e *Entry) Encode() ([]byte, error) {
 		md = map[string]any{}
 	}
 	c := canonicalEntry{
-		ID: e.ID, Seq: e.Seq, Action: e.Action, ResourceType: e.ResourceType,
+		ID: e.ID, Seq: e.Seq, ActorChain: e.Chain, Action: e.Action, ResourceType: e.ResourceType,
 		ResourceID: e.ResourceID, ActorID: e.ActorID, ProjectID: e.ProjectID,
 		Outcome: e.Outcome, OccurredAt: e.OccurredAt.Format(TimeLayout),
 		IP: e.IP, UserAgent: e.UserAgent, Metadata: md,
@@ -98,7 +114,7 @@ func DecodeEntry(raw []byte) (Entry, error) {
 		return Entry{}, fmt.Errorf("decode entry: occurred_at: %w", err)
 	}
 	return Entry{
-		ID: c.ID, Seq: c.Seq, Action: c.Action, ResourceType: c.ResourceType,
+		ID: c.ID, Seq: c.Seq, Chain: c.ActorChain, Action: c.Action, ResourceType: c.ResourceType,
 		ResourceID: c.ResourceID, ActorID: c.ActorID, ProjectID: c.ProjectID,
 		Outcome: c.Outcome, OccurredAt: t, IP: c.IP, UserAgent: c.UserAgent,
 		Metadata: c.Metadata, Canonical: raw,
