@@ -120,3 +120,22 @@ func DecodeEntry(raw []byte) (Entry, error) {
 		Metadata: c.Metadata, Canonical: raw,
 	}, nil
 }
+
+// ActorHead is where an actor's chain ends in a log: how many chained entries
+// the actor has, and the seq of the last one.
+type ActorHead struct {
+	Count int64 // chained entries so far; the next one's actor_seq
+	Last  int64 // seq of the last one; meaningless while Count is 0
+}
+
+// Link returns the chain position of the actor's next entry, committed at
+// seq, and moves the head past it.
+func (h *ActorHead) Link(seq int64) *ActorChain {
+	c := &ActorChain{ActorSeq: h.Count}
+	if h.Count > 0 {
+		prev := h.Last
+		c.ActorPrev = &prev
+	}
+	h.Count, h.Last = h.Count+1, seq
+	return c
+}

@@ -21,15 +21,23 @@ type Log struct {
 	tiles       map[[2]uint64][]byte // by level and index
 	state       integrity.TreeState
 	checkpoints []integrity.Checkpoint
+	heads       map[string]*auditlog.ActorHead
+
+	// Unchained makes Append commit entries without actor chains, as a log
+	// did before it kept them (tests of the upgrade).
+	Unchained bool
 }
 
 var _ integrity.Store = (*Log)(nil)
 
 // New returns an empty log.
-func New() *Log { return &Log{nodes: map[compact.NodeID][]byte{}, tiles: map[[2]uint64][]byte{}} }
+func New() *Log {
+	return &Log{nodes: map[compact.NodeID][]byte{}, tiles: map[[2]uint64][]byte{}, heads: map[string]*auditlog.ActorHead{}}
+}
 
-// Append gives the entries the next seqs, encodes them, and extends the tree,
-// as a store's commit does; it returns the stored entries.
+// Append gives the entries the next seqs and their actors' chain positions
+// (unless Unchained), encodes them, and extends the tree, as a store's commit
+// does; it returns the stored entries.
 func (l *Log) Append(entries ...auditlog.Entry) ([]auditlog.Entry, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -37,6 +45,15 @@ func (l *Log) Append(entries ...auditlog.Entry) ([]auditlog.Entry, error) {
 	out := make([]auditlog.Entry, len(entries))
 	for i, e := range entries {
 		e.Seq = int64(len(l.entries) + i)
+		e.Chain = nil
+		if !l.Unchained {
+			h := l.heads[e.ActorID]
+			if h == nil {
+				h = &auditlog.ActorHead{}
+				l.heads[e.ActorID] = h
+			}
+			e.Chain = h.Link(e.Seq)
+		}
 		raw, err := e.Encode()
 		if err != nil {
 			return nil, err
