@@ -127,9 +127,56 @@ func (c *commitTx) Stored(ctx context.Context, ids []string) (map[string]sequenc
 	return out, nil
 }
 
-// Write copies the new entries and their ids, extends the tree and advances
-// the log state.
-func (c *commitTx) Write(ctx context.Context, rows []sequencer.Row) error {
+// Heads reads where the actors' chains end, in one query.
+func (c *commitTx) Heads(ctx context.Context, actors []string) (map[string]auditlog.ActorHead, error) {
+	rows, err := c.tx.Query(ctx, `SELECT actor_id, chain_len, last_seq FROM actor_heads WHERE actor_id = ANY($1)`, actors)
+	if err != nil {
+		return nil, fmt.Errorf("read actor heads: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]auditlog.ActorHead, len(actors))
+	for rows.Next() {
+		var (
+			a string
+			h auditlog.ActorHead
+		)
+		if err := rows.Scan(&a, &h.Count, &h.Last); err != nil {
+			return nil, fmt.Errorf("read actor heads: %w", err)
+		}
+		out[a] = h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read actor heads: %w", err)
+	}
+	return out, nil
+}
+
+// writeHeads stores the moved heads in one statement.
+func (c *commitTx) writeHeads(ctx context.Context, heads map[string]auditlog.ActorHead) error {
+	if len(heads) == 0 {
+		return nil
+	}
+	actors := make([]string, 0, len(heads))
+	lens := make([]int64, 0, len(heads))
+	lasts := make([]int64, 0, len(heads))
+	for a, h := range heads {
+		actors, lens, lasts = append(actors, a), append(lens, h.Count), append(lasts, h.Last)
+	}
+	if _, err := c.tx.Exec(ctx, `INSERT INTO actor_heads (actor_id, chain_len, last_seq)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])
+		ON CONFLICT (actor_id) DO UPDATE SET chain_len = excluded.chain_len, last_seq = excluded.last_seq`,
+		actors, lens, lasts); err != nil {
+		return fmt.Errorf("store actor heads: %w", err)
+	}
+	return nil
+}
+
+// Write copies the new entries and their ids, stores the moved actor heads,
+// extends the tree and advances the log state.
+func (c *commitTx) Write(ctx context.Context, rows []sequencer.Row, heads map[string]auditlog.ActorHead) error {
+	if err := c.writeHeads(ctx, heads); err != nil {
+		return err
+	}
 	_, err := c.tx.CopyFrom(ctx, pgx.Identifier{"entry_ids"}, []string{"id", "seq", "occurred_us", "fingerprint"},
 		pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
 			e := &rows[i].Entry

@@ -124,6 +124,7 @@ var runtimeGrants = []struct{ privileges, object string }{
 	{"SELECT, INSERT", "TABLE entries"},
 	{"SELECT, INSERT", "TABLE entry_ids"},
 	{"SELECT, UPDATE", "TABLE log_state"},              // SELECT ... FOR UPDATE, and advancing next_seq and the tree (a trigger keeps both from going back)
+	{"SELECT, INSERT, UPDATE", "TABLE actor_heads"},    // commits extend actors' chains (a trigger keeps every head from going back)
 	{"SELECT, INSERT, UPDATE (hashes)", "TABLE tiles"}, // commits add tiles and grow the partial ones (a trigger allows appending only); proofs read them
 	{"SELECT, INSERT", "TABLE checkpoints"},            // the signing loop adds checkpoints; never UPDATE, DELETE or TRUNCATE
 	{"SELECT, INSERT", "TABLE cosignatures"},           // the witness submitter stores the cosignatures witnesses return; never UPDATE, DELETE or TRUNCATE

@@ -18,7 +18,10 @@ func (discardTx) Next(context.Context) (int64, error) { return 0, nil }
 func (discardTx) Stored(context.Context, []string) (map[string]Stored, error) {
 	return map[string]Stored{}, nil
 }
-func (discardTx) Write(context.Context, []Row) error { return nil }
+func (discardTx) Heads(context.Context, []string) (map[string]auditlog.ActorHead, error) {
+	return map[string]auditlog.ActorHead{}, nil
+}
+func (discardTx) Write(context.Context, []Row, map[string]auditlog.ActorHead) error { return nil }
 
 // BenchmarkPipeline measures one event's journey on the hot path, per event
 // of a 1,000-event batch: decoded once (auditlog.DecodeEvents), sanitized

@@ -18,9 +18,13 @@ type Tx interface {
 	Next(ctx context.Context) (int64, error)
 	// Stored returns what the log holds under any of ids, in one lookup.
 	Stored(ctx context.Context, ids []string) (map[string]Stored, error)
-	// Write stores rows, whose seqs run on from Next's, and extends the
-	// Merkle tree over their canonical bytes, in seq order.
-	Write(ctx context.Context, rows []Row) error
+	// Heads returns where the chains of the given actors end; an actor
+	// without a chain yet is absent.
+	Heads(ctx context.Context, actors []string) (map[string]auditlog.ActorHead, error)
+	// Write stores rows, whose seqs run on from Next's, extends the Merkle
+	// tree over their canonical bytes, in seq order, and stores the new
+	// heads of the actors the rows extend.
+	Write(ctx context.Context, rows []Row, heads map[string]auditlog.ActorHead) error
 }
 
 // Stored is what the log holds under an id: the fingerprint of the event
@@ -50,9 +54,10 @@ type known struct {
 // reuses a stored id with other content (or one id for two contents) is
 // refused whole with EConflict while the others commit; ids already stored
 // with the same content return the stored entry; new events get dense seqs
-// from Next in batch order and are encoded once into their canonical bytes.
-// The ids of the whole group are looked up at once. An error means the
-// transaction must be rolled back and nothing acknowledged.
+// from Next in batch order, the next place in their actor's chain, and are
+// encoded once into their canonical bytes. The ids and actors of the whole
+// group are looked up at once. An error means the transaction must be
+// rolled back and nothing acknowledged.
 func CommitGroup(ctx context.Context, tx Tx, batches [][]auditlog.Pending, receivedAt time.Time) ([]auditlog.CommitResult, error) {
 	next, err := tx.Next(ctx)
 	if err != nil {
@@ -62,10 +67,14 @@ func CommitGroup(ctx context.Context, tx Tx, batches [][]auditlog.Pending, recei
 	if err != nil {
 		return nil, fmt.Errorf("commit group: %w", err)
 	}
+	heads, err := lookupHeads(ctx, tx, batches)
+	if err != nil {
+		return nil, fmt.Errorf("commit group: %w", err)
+	}
 	results := make([]auditlog.CommitResult, len(batches))
 	var rows []Row
 	for bi, batch := range batches {
-		entries, fresh, err := planBatch(batch, seen, next+int64(len(rows)), receivedAt)
+		entries, fresh, err := planBatch(batch, seen, heads, next+int64(len(rows)), receivedAt)
 		if auditlog.ErrorCode(err) == auditlog.EConflict {
 			results[bi].Err = err
 			continue
@@ -81,10 +90,41 @@ func CommitGroup(ctx context.Context, tx Tx, batches [][]auditlog.Pending, recei
 	if len(rows) == 0 {
 		return results, nil
 	}
-	if err := tx.Write(ctx, rows); err != nil {
+	moved := make(map[string]auditlog.ActorHead)
+	for i := range rows {
+		a := rows[i].Entry.ActorID
+		moved[a] = *heads[a]
+	}
+	if err := tx.Write(ctx, rows, moved); err != nil {
 		return nil, fmt.Errorf("commit group: %w", err)
 	}
 	return results, nil
+}
+
+// lookupHeads asks the engine where the chains of the group's actors end,
+// once; an actor without a chain starts one at actor_seq 0.
+func lookupHeads(ctx context.Context, tx Tx, batches [][]auditlog.Pending) (map[string]*auditlog.ActorHead, error) {
+	heads := map[string]*auditlog.ActorHead{}
+	var actors []string
+	for _, b := range batches {
+		for i := range b {
+			if a := b[i].Entry.ActorID; heads[a] == nil {
+				heads[a] = &auditlog.ActorHead{}
+				actors = append(actors, a)
+			}
+		}
+	}
+	stored, err := tx.Heads(ctx, actors)
+	if err != nil {
+		return nil, fmt.Errorf("look up actor heads: %w", err)
+	}
+	for a, h := range stored {
+		if heads[a] == nil {
+			return nil, fmt.Errorf("look up actor heads: the engine answered for %q, which was not asked", a)
+		}
+		*heads[a] = h
+	}
+	return heads, nil
 }
 
 // lookup asks the engine about every id of the group once.
@@ -111,9 +151,10 @@ func lookup(ctx context.Context, tx Tx, batches [][]auditlog.Pending) (map[strin
 }
 
 // planBatch checks every id of the batch first, so that a conflicting batch
-// writes nothing, then gives the new events seqs from next and their
-// canonical bytes. It returns the batch's entries in order and the new rows.
-func planBatch(batch []auditlog.Pending, seen map[string]*known, next int64, receivedAt time.Time) ([]auditlog.Entry, []Row, error) {
+// writes nothing, then gives the new events seqs from next, their places in
+// their actors' chains (moving heads) and their canonical bytes. It returns
+// the batch's entries in order and the new rows.
+func planBatch(batch []auditlog.Pending, seen map[string]*known, heads map[string]*auditlog.ActorHead, next int64, receivedAt time.Time) ([]auditlog.Entry, []Row, error) {
 	entries := make([]auditlog.Entry, len(batch))
 	done := make([]bool, len(batch))
 	for i := range batch {
@@ -152,6 +193,7 @@ func planBatch(batch []auditlog.Pending, seen map[string]*known, next int64, rec
 		inBatch[batch[i].Entry.ID] = i
 		e := batch[i].Entry
 		e.Seq = next + int64(len(fresh))
+		e.Chain = heads[e.ActorID].Link(e.Seq)
 		raw, err := e.Encode()
 		if err != nil {
 			return nil, nil, err

@@ -99,12 +99,82 @@ func (c *commitTx) Stored(ctx context.Context, ids []string) (map[string]sequenc
 	return out, nil
 }
 
+// Heads reads where the actors' chains end, in chunks of idsPerLookup.
+func (c *commitTx) Heads(ctx context.Context, actors []string) (map[string]auditlog.ActorHead, error) {
+	out := make(map[string]auditlog.ActorHead, len(actors))
+	for len(actors) > 0 {
+		chunk := actors[:min(len(actors), idsPerLookup)]
+		actors = actors[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, a := range chunk {
+			args[i] = a
+		}
+		rows, err := c.tx.QueryContext(ctx, `SELECT actor_id, chain_len, last_seq FROM actor_heads WHERE actor_id IN (`+placeholders(len(chunk))+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read actor heads: %w", err)
+		}
+		for rows.Next() {
+			var (
+				a string
+				h auditlog.ActorHead
+			)
+			if err := rows.Scan(&a, &h.Count, &h.Last); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read actor heads: %w", err)
+			}
+			out[a] = h
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("read actor heads: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// writeHeads stores the moved heads, rowsPerInsert per statement: new
+// actors' heads are inserted, the others updated (the table refuses an
+// insert over a head, so no upsert).
+func (c *commitTx) writeHeads(ctx context.Context, rows []sequencer.Row, heads map[string]auditlog.ActorHead) error {
+	added := make(map[string]int64, len(heads))
+	for i := range rows {
+		added[rows[i].Entry.ActorID]++
+	}
+	var fresh, moved []any
+	for a, h := range heads {
+		if h.Count == added[a] {
+			fresh = append(fresh, a, h.Count, h.Last)
+		} else {
+			moved = append(moved, a, h.Count, h.Last)
+		}
+	}
+	for len(fresh)+len(moved) > 0 {
+		var stmt string
+		var args []any
+		if len(fresh) > 0 {
+			args, fresh = fresh[:min(len(fresh), 3*rowsPerInsert)], fresh[min(len(fresh), 3*rowsPerInsert):]
+			stmt = `INSERT INTO actor_heads (actor_id, chain_len, last_seq) VALUES ` + rowValues(len(args)/3, 3)
+		} else {
+			args, moved = moved[:min(len(moved), 3*rowsPerInsert)], moved[min(len(moved), 3*rowsPerInsert):]
+			stmt = `UPDATE actor_heads SET chain_len = v.column2, last_seq = v.column3
+				FROM (VALUES ` + rowValues(len(args)/3, 3) + `) AS v WHERE actor_heads.actor_id = v.column1`
+		}
+		if _, err := c.tx.ExecContext(ctx, stmt, args...); err != nil {
+			return fmt.Errorf("store actor heads: %w", err)
+		}
+	}
+	return nil
+}
+
 // rowsPerInsert is how many entries one INSERT statement carries (12
 // parameters each): fewer statements, the same rows.
 const rowsPerInsert = 64
 
-// Write inserts the rows in multi-row statements and extends the tree.
-func (c *commitTx) Write(ctx context.Context, rows []sequencer.Row) error {
+// Write inserts the rows in multi-row statements, stores the moved actor
+// heads and extends the tree.
+func (c *commitTx) Write(ctx context.Context, rows []sequencer.Row, heads map[string]auditlog.ActorHead) error {
+	if err := c.writeHeads(ctx, rows, heads); err != nil {
+		return err
+	}
 	var full *sql.Stmt
 	if len(rows) >= rowsPerInsert {
 		st, err := c.tx.PrepareContext(ctx, insertSQL(rowsPerInsert))

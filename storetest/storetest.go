@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 	}{
 		{"AppendAndGet", testAppendAndGet},
 		{"DenseSeqUnderConcurrency", testDenseSeq},
+		{"ActorChains", testActorChains},
 		{"Idempotency", testIdempotency},
 		{"ConflictRefusesWholeBatch", testConflict},
 		{"InvalidEventStoresNothing", testInvalidBatch},
