@@ -165,6 +165,13 @@ func (b *docBuilder) refineSchemas() {
 	})
 	entry.Properties["outcome"].Enum = outcomes
 	entry.Properties["seq"].Minimum = ptr(0.0)
+	// The actor chain (auditlog.ActorChain) is not a Go field of Entry's
+	// JSON form: entries committed before chains existed lack it.
+	entry.Properties["actor_seq"] = &huma.Schema{Type: "integer", Format: "int64", Minimum: ptr(0.0),
+		Description: "The entry's place among its actor's entries: 0, 1, 2, ... with no gaps. Absent on entries " +
+			"committed before the log kept actor chains."}
+	entry.Properties["actor_prev"] = &huma.Schema{Type: "integer", Format: "int64", Minimum: ptr(0.0), Nullable: true,
+		Description: "The seq of the actor's previous entry; null for the actor's first. Absent when actor_seq is."}
 
 	event := b.named("Event")
 	event.Description = "One mutation as a writer sends it. id and occurred_at are optional; ip is raw (anonymized on receipt). " +

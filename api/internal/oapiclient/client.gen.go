@@ -154,6 +154,12 @@ type Entry struct {
 	// ActorId The user account that performed the mutation.
 	ActorId string `json:"actor_id"`
 
+	// ActorPrev The seq of the actor's previous entry; null for the actor's first. Absent when actor_seq is.
+	ActorPrev *int64 `json:"actor_prev,omitempty"`
+
+	// ActorSeq The entry's place among its actor's entries: 0, 1, 2, ... with no gaps. Absent on entries committed before the log kept actor chains.
+	ActorSeq *int64 `json:"actor_seq,omitempty"`
+
 	// Id Unique, time-ordered id (UUIDv7 unless the writer supplied one).
 	Id string `json:"id"`
 
