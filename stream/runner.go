@@ -67,6 +67,7 @@ type Runner struct {
 	workers map[string]*worker
 	held    []Destination // the last claim's destinations, paused ones included
 	refresh chan struct{}
+	syncs   chan chan struct{} // Sync's requests, closed after the claim that follows them
 }
 
 // NewRunner checks cfg and fills in its defaults.
@@ -117,7 +118,7 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stream.NewRunner: %w", err)
 	}
-	return &Runner{cfg: cfg, metrics: m, workers: map[string]*worker{}, refresh: make(chan struct{}, 1)}, nil
+	return &Runner{cfg: cfg, metrics: m, workers: map[string]*worker{}, refresh: make(chan struct{}, 1), syncs: make(chan chan struct{})}, nil
 }
 
 // Wake tells every worker that new entries were committed; it never blocks.
@@ -142,6 +143,24 @@ func (r *Runner) Refresh() {
 	}
 }
 
+// Sync claims now, like Refresh, and returns once that claim is done: the
+// workers of destinations deleted or paused before the call have stopped,
+// so nothing more is sent to them. It waits at most until ctx ends.
+func (r *Runner) Sync(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case r.syncs <- done:
+	case <-ctx.Done():
+		return fmt.Errorf("stream.Runner.Sync: %w", ctx.Err())
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stream.Runner.Sync: %w", ctx.Err())
+	}
+}
+
 // Run delivers until ctx is done, then stops every worker and returns nil.
 func (r *Runner) Run(ctx context.Context) error {
 	defer r.stopAll()
@@ -149,6 +168,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	lastClaim := r.cfg.Now()
+	var synced []chan struct{}
 	for {
 		if err := r.claim(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -161,12 +181,18 @@ func (r *Runner) Run(ctx context.Context) error {
 		} else {
 			lastClaim = r.cfg.Now()
 		}
+		for _, done := range synced {
+			close(done) // answered even when the claim failed: Sync waits for a claim, not its success
+		}
+		synced = synced[:0]
 		r.observeLag(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
 		case <-r.refresh:
+		case done := <-r.syncs:
+			synced = append(synced, done)
 		}
 	}
 }

@@ -465,9 +465,11 @@ func TestDeletedStreamStops(t *testing.T) {
 	if err := s.DeleteStream(context.Background(), d.ID); err != nil {
 		t.Fatal(err)
 	}
-	r.Refresh()
-	// Another destination created after the delete is delivered: the runner
-	// has moved on; the deleted one's receiver gets nothing more.
+	if err := r.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Once Sync returns, the deleted one's receiver gets nothing more, while
+	// another destination created after the delete is delivered.
 	other := streamtest.NewWebhookReceiver(t, []byte("k2"))
 	destination(t, s, "usr_ana", "", stream.Webhook, other.URL(), []byte("k2"))
 	r.Refresh()

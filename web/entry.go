@@ -111,6 +111,13 @@ func newEntryView(e *auditlog.Entry, admin bool, base string) entryView {
 	if v.ProjectID != "" {
 		d.IDs = append(d.IDs, idRow{"Project id", v.ProjectID})
 	}
+	if c := e.Chain; c != nil {
+		prev := "none: the actor's first chained entry"
+		if c.ActorPrev != nil {
+			prev = "seq " + strconv.FormatInt(*c.ActorPrev, 10)
+		}
+		d.IDs = append(d.IDs, idRow{"Actor's entry number", strconv.FormatInt(c.ActorSeq, 10)}, idRow{"Actor's previous entry", prev})
+	}
 	d.Links = append(d.Links, linkRow{"All entries for this resource",
 		base + "?" + url.Values{"resource_type": {e.ResourceType}, "resource_id": {e.ResourceID}}.Encode()})
 	if admin {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/guaracloud/auditlog"
 )
 
 func TestShortUserAgent(t *testing.T) {
@@ -104,5 +105,29 @@ func TestTextEscapesAndMarks(t *testing.T) {
 	}
 	if s := pretty(map[string]any{"x": "</code><script>"}, 1<<20); strings.Contains(s, "<script>") {
 		t.Errorf("the JSON does not escape: %s", s)
+	}
+}
+
+// TestChainRows: an entry's details name its place in its actor's chain and
+// the previous entry's seq; an entry from before chains shows neither row.
+func TestChainRows(t *testing.T) {
+	rows := func(e *auditlog.Entry) map[string]string {
+		out := map[string]string{}
+		for _, r := range newEntryView(e, false, pathAuditLogs).Detail.IDs {
+			out[r.Label] = r.Value
+		}
+		return out
+	}
+	prev := int64(41)
+	got := rows(&auditlog.Entry{ID: "e1", Seq: 57, Chain: &auditlog.ActorChain{ActorSeq: 7, ActorPrev: &prev}})
+	if got["Actor's entry number"] != "7" || got["Actor's previous entry"] != "seq 41" {
+		t.Fatalf("chained entry rows %v", got)
+	}
+	got = rows(&auditlog.Entry{ID: "e0", Seq: 3, Chain: &auditlog.ActorChain{}})
+	if got["Actor's entry number"] != "0" || !strings.Contains(got["Actor's previous entry"], "first") {
+		t.Fatalf("first chained entry rows %v", got)
+	}
+	if got = rows(&auditlog.Entry{ID: "old", Seq: 2}); got["Actor's entry number"] != "" || got["Actor's previous entry"] != "" {
+		t.Fatalf("entry from before chains: %v", got)
 	}
 }
