@@ -39,8 +39,9 @@ type AuditReport struct {
 // Audit recomputes every leaf from the stored canonical bytes, every
 // perfect-subtree node the tiles keep (levels 0, 8, 16, ...), the tree state and the root of every checkpoint in
 // the history, and compares them with what the store holds. It also checks
-// that seqs are dense, that each row's bytes carry the row's seq, and that the
-// columns reads filter on say what the bytes say. The first failure is a
+// that seqs are dense, that each row's bytes carry the row's seq, that the
+// columns reads filter on say what the bytes say, and that every actor's
+// chain is unbroken (actor_seq dense, actor_prev naming the previous entry). The first failure is a
 // *Mismatch naming the lowest seq at fault.
 func Audit(ctx context.Context, src Store, opts AuditOptions) (AuditReport, error) {
 	if opts.PageSize <= 0 {
@@ -95,13 +96,14 @@ type auditor struct {
 	lastGood    uint64
 	nodes       uint64
 	checkpoints int
-	pending     []Checkpoint // fetched, not yet checked
-	fetchedTo   uint64       // checkpoints of size < fetchedTo have been fetched
-	exhausted   bool         // the history has no more checkpoints
-	first       *Mismatch    // lowest-seq failure of the current page
-	ret         Retention    // the store's tombstones and prune records, when it prunes
-	prunes      []Prune      // every prune recorded, their records checked against the tree
-	cpFail      *Mismatch    // a checkpoint that disagrees, reported when nothing more precise is
+	pending     []Checkpoint           // fetched, not yet checked
+	fetchedTo   uint64                 // checkpoints of size < fetchedTo have been fetched
+	exhausted   bool                   // the history has no more checkpoints
+	first       *Mismatch              // lowest-seq failure of the current page
+	ret         Retention              // the store's tombstones and prune records, when it prunes
+	prunes      []Prune                // every prune recorded, their records checked against the tree
+	cpFail      *Mismatch              // a checkpoint that disagrees, reported when nothing more precise is
+	chains      map[string]*chainState // each actor's chain so far (audit_chain.go)
 }
 
 // fail records a failure, keeping the one at the lowest seq.
@@ -184,6 +186,8 @@ func checkRow(a *auditor, row StoredEntry) {
 	} else if c.OccurredAt.UnixMicro() != e.OccurredAt.UnixMicro() {
 		a.fail(row.Seq, "column occurred_us is %s but the entry says %s: the row was edited",
 			c.OccurredAt.UTC().Format(auditlog.TimeLayout), e.OccurredAt.UTC().Format(auditlog.TimeLayout))
+	} else {
+		a.checkChain(&e)
 	}
 }
 

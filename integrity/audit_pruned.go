@@ -82,6 +82,7 @@ func (a *auditor) fillPruned(ctx context.Context, to int64, visit func(compact.N
 			if err := a.rng.Append(leaves[i], visit); err != nil {
 				return fmt.Errorf("audit: %w", err)
 			}
+			a.prunedChain(tombs[i])
 			a.next++
 			if err := a.checkpointsUpTo(ctx, uint64(a.next)); err != nil {
 				return err

@@ -1,11 +1,14 @@
 package sqlite_test
 
 import (
+	"context"
 	"database/sql"
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
+	"github.com/guaracloud/auditlog/integrity"
 	"github.com/guaracloud/auditlog/storetest"
 )
 
@@ -39,5 +42,32 @@ func TestActorHeadsOnlyGrowThroughPlainSQL(t *testing.T) {
 		} else if !strings.Contains(err.Error(), "only grow") && !strings.Contains(err.Error(), "UNIQUE") {
 			t.Errorf("%s: unexpected error %v", name, err)
 		}
+	}
+}
+
+// TestAuditNamesABrokenChain: a head moved forward behind the store (the
+// one change its triggers allow) makes the actor's next entry skip places;
+// the tree is intact, but verify --db's audit names that entry's seq.
+func TestAuditNamesABrokenChain(t *testing.T) {
+	s, path := MustOpen(t)
+	w := storetest.Writer(t, s)
+	r := rand.New(rand.NewPCG(5, 6))
+	storetest.Must(t, w, storetest.RandomEvent(r, "usr_ana"), storetest.RandomEvent(r, "usr_bruno"), storetest.RandomEvent(r, "usr_ana"))
+	if _, err := integrity.Audit(context.Background(), s, integrity.AuditOptions{}); err != nil {
+		t.Fatalf("audit before: %v", err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE actor_heads SET chain_len = chain_len + 3, last_seq = last_seq + 1 WHERE actor_id = 'usr_ana'`); err != nil {
+		t.Fatal(err)
+	}
+	storetest.Must(t, w, storetest.RandomEvent(r, "usr_bruno"), storetest.RandomEvent(r, "usr_ana"))
+	_, err = integrity.Audit(context.Background(), s, integrity.AuditOptions{})
+	var m *integrity.Mismatch
+	if !errors.As(err, &m) || m.Seq != 4 || !strings.Contains(m.Reason, "usr_ana") || !strings.Contains(m.Reason, "actor_seq 5, want 2") {
+		t.Fatalf("audit after the head moved: %v", err)
 	}
 }
