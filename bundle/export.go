@@ -24,6 +24,16 @@ type Source interface {
 	ScanUser(ctx context.Context, userID string, f auditlog.Filter, after, before int64, limit int) ([]auditlog.Entry, error)
 }
 
+// PruneReader is what a Source also implements to export an actor chain
+// (the sqlite, postgres and memlog stores do). It is not part of Source
+// because integrity.Store, which the engines are used through, does not
+// declare it yet; a Source without it exports bundles without a chain.
+type PruneReader interface {
+	// LastPruned returns the seq of the user's latest entry below seq before whose body
+	// retention removed (its tombstone), or -1 when there is none.
+	LastPruned(ctx context.Context, userID string, before int64) (int64, error)
+}
+
 // Options describe one export.
 type Options struct {
 	UserID     string               // whose entries (actor_id); required
