@@ -4,7 +4,10 @@
 // same order, against the bundled checkpoint), checkpoint (the signed tree
 // head), key (the verifier key) and manifest (a signed note whose body is
 // JSON: filters, count, first and last seq, tree size, creation time, and
-// the SHA-256 of entries.jsonl).
+// the SHA-256 of entries.jsonl), then chain.jsonl and chain-proofs.jsonl
+// (the user's entries the filters leave out, from the chain's start, and
+// their proofs, in the same forms), which with the manifest's chain prove
+// that no entry of the user matching the filters was left out.
 //
 // Writing is streamed with constant memory: entries are walked in keyset
 // pages, proofs are built a page at a time, and both files are spooled to
