@@ -21,10 +21,17 @@ import (
 
 var chainActions = []string{"service.update", "project.create", "service.delete", "member.invite", "project.update"}
 
-// appendMixed appends n entries to l, numbered from first: two of every
-// three usr_a's, the others usr_b's, the actions cycling over chainActions.
+// appendMixed appends mixedEntries(first, n) to l.
 func appendMixed(t testing.TB, l *memlog.Log, first, n int) {
 	t.Helper()
+	if _, err := l.Append(mixedEntries(first, n)...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mixedEntries returns n entries numbered from first: two of every three
+// usr_a's, the others usr_b's, the actions cycling over chainActions.
+func mixedEntries(first, n int) []auditlog.Entry {
 	var batch []auditlog.Entry
 	for i := first; i < first+n; i++ {
 		actor := "usr_a"
@@ -35,9 +42,7 @@ func appendMixed(t testing.TB, l *memlog.Log, first, n int) {
 			ResourceType: "service", ResourceID: fmt.Sprintf("svc_%d", i%7), ActorID: actor, Outcome: auditlog.Success,
 			OccurredAt: base.Add(time.Duration(i) * time.Millisecond), Metadata: map[string]any{"i": i}})
 	}
-	if _, err := l.Append(batch...); err != nil {
-		t.Fatal(err)
-	}
+	return batch
 }
 
 // mixedFixture is a log of n mixed entries, the first unchained of them
