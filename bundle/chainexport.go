@@ -163,6 +163,16 @@ func (x *Export) spoolChain(ctx context.Context, src Source, opts *Options, cs *
 	if more {
 		return nil, errChanged("exported seq %d is gone", pending)
 	}
+	// A prune of the chain's last entries leaves no gap to see: ask again.
+	pruned, err := callBounded(ctx, opts.CallTimeout, func(ctx context.Context) (int64, error) {
+		return src.(PruneReader).LastPruned(ctx, opts.UserID, int64(opts.Checkpoint.Size))
+	})
+	if err != nil {
+		return nil, err
+	}
+	if pruned != cs.pruned {
+		return nil, errChanged("seq %d was pruned", pruned)
+	}
 	if err := errors.Join(cw.Flush(), pw.Flush()); err != nil {
 		return nil, auditlog.StoreError(err)
 	}
