@@ -160,7 +160,7 @@ func TestExportVerifiesIndependently(t *testing.T) {
 	f := newFixture(t, 300)
 	archive, _ := f.export(t, auditlog.Filter{})
 	names, files := unpack(t, archive)
-	if strings.Join(names, ",") != "checkpoint,key,manifest,entries.jsonl,proofs.jsonl" {
+	if strings.Join(names, ",") != "checkpoint,key,manifest,entries.jsonl,proofs.jsonl,chain.jsonl,chain-proofs.jsonl" {
 		t.Fatalf("files %v", names)
 	}
 	v, err := note.NewVerifier(strings.TrimSpace(string(files["key"])))
@@ -244,7 +244,7 @@ func TestVerifyCatchesTampering(t *testing.T) {
 		wants string
 	}{
 		{"intact, proofs first", func(m map[string][]byte) []string {
-			return []string{"proofs.jsonl", "checkpoint", "key", "manifest", "entries.jsonl"}
+			return []string{"proofs.jsonl", "chain-proofs.jsonl", "checkpoint", "key", "manifest", "chain.jsonl", "entries.jsonl"}
 		}, nil, ""},
 		{"changed entry", func(m map[string][]byte) []string {
 			m["entries.jsonl"] = bytes.Replace(m["entries.jsonl"], []byte(`"svc_3"`), []byte(`"svc_9"`), 1)

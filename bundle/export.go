@@ -24,6 +24,16 @@ type Source interface {
 	ScanUser(ctx context.Context, userID string, f auditlog.Filter, after, before int64, limit int) ([]auditlog.Entry, error)
 }
 
+// PruneReader is what a Source also implements to export an actor chain
+// (the sqlite, postgres and memlog stores do). It is not part of Source
+// because integrity.Store, which the engines are used through, does not
+// declare it yet; a Source without it exports bundles without a chain.
+type PruneReader interface {
+	// LastPruned returns the seq of the user's latest entry below seq before whose body
+	// retention removed (its tombstone), or -1 when there is none.
+	LastPruned(ctx context.Context, userID string, before int64) (int64, error)
+}
+
 // Options describe one export.
 type Options struct {
 	UserID     string               // whose entries (actor_id); required
@@ -50,13 +60,18 @@ type Export struct {
 	key          string
 	entries      *os.File
 	proofs       *os.File
+	chain        *os.File // chain.jsonl
+	chainProofs  *os.File // chain-proofs.jsonl
 	created      time.Time
 	level        int
 }
 
 // Prepare walks the user's matching entries with seq below the checkpoint's
 // size, writes them and their inclusion proofs to temporary files (checking
-// every proof as it goes), and signs the manifest. Memory stays constant.
+// every proof as it goes), then, when the source is a PruneReader, walks the
+// user's other entries from the chain's start into chain.jsonl, and signs the
+// manifest. Memory stays constant. A chain broken by a concurrent prune fails
+// the export with EUnavailable: retrying makes a bundle that verifies.
 func Prepare(ctx context.Context, src Source, opts Options) (_ *Export, err error) {
 	if opts.UserID == "" || opts.Key == nil || opts.Checkpoint.Note == nil {
 		return nil, errors.New("bundle.Prepare: UserID, Key and Checkpoint are required")
@@ -76,16 +91,30 @@ func Prepare(ctx context.Context, src Source, opts Options) (_ *Export, err erro
 	if x.entries, err = os.CreateTemp(opts.TempDir, "auditlog-export-entries-*"); err != nil {
 		return nil, fmt.Errorf("bundle.Prepare: %w", auditlog.StoreError(err))
 	}
-	if x.proofs, err = os.CreateTemp(opts.TempDir, "auditlog-export-proofs-*"); err != nil {
-		return nil, fmt.Errorf("bundle.Prepare: %w", auditlog.StoreError(err))
+	for _, f := range []struct {
+		dst  **os.File
+		name string
+	}{{&x.proofs, "proofs"}, {&x.chain, "chain"}, {&x.chainProofs, "chain-proofs"}} {
+		if *f.dst, err = os.CreateTemp(opts.TempDir, "auditlog-export-"+f.name+"-*"); err != nil {
+			return nil, fmt.Errorf("bundle.Prepare: %w", auditlog.StoreError(err))
+		}
 	}
+	opts.Filter.Since, opts.Filter.Until = ceilMicro(opts.Filter.Since), ceilMicro(opts.Filter.Until)
 	m := Manifest{UserID: opts.UserID, Filters: FiltersOf(opts.Filter), TreeSize: opts.Checkpoint.Size,
 		CreatedAt: x.created.Format(time.RFC3339Nano)}
-	sum, err := x.spool(ctx, src, &opts, &m)
+	cs, err := newChainStart(ctx, src, &opts, opts.TempDir)
+	if err != nil {
+		return nil, fmt.Errorf("bundle.Prepare: %w", err)
+	}
+	defer cs.close()
+	sum, err := x.spool(ctx, src, &opts, &m, cs)
 	if err != nil {
 		return nil, fmt.Errorf("bundle.Prepare: %w", err)
 	}
 	m.SHA256 = hex.EncodeToString(sum)
+	if m.Chain, err = x.spoolChain(ctx, src, &opts, cs); err != nil {
+		return nil, fmt.Errorf("bundle.Prepare: %w", err)
+	}
 	if x.manifestNote, err = signManifest(m, opts.Key); err != nil {
 		return nil, fmt.Errorf("bundle.Prepare: %w", err)
 	}
@@ -96,14 +125,14 @@ func Prepare(ctx context.Context, src Source, opts Options) (_ *Export, err erro
 // spool writes entries.jsonl and proofs.jsonl page by page and returns the
 // SHA-256 of entries.jsonl. Failing to write the temporary files (a full
 // disk) is storage trouble, EUnavailable, like the store's own.
-func (x *Export) spool(ctx context.Context, src Source, opts *Options, m *Manifest) ([]byte, error) {
+func (x *Export) spool(ctx context.Context, src Source, opts *Options, m *Manifest, cs *chainStart) ([]byte, error) {
 	sum := sha256.New()
 	ew := bufio.NewWriterSize(io.MultiWriter(x.entries, sum), 1<<20)
 	pw := bufio.NewWriterSize(x.proofs, 1<<20)
 	check := newPathChecker(opts.Checkpoint.Head())
 	var line []byte
 	for after := int64(-1); ; {
-		page, proofs, err := readPage(ctx, src, opts, after)
+		page, proofs, err := readPage(ctx, src, opts, opts.Filter, after, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -111,6 +140,9 @@ func (x *Export) spool(ctx context.Context, src Source, opts *Options, m *Manife
 			break
 		}
 		for i, e := range page {
+			if err := cs.add(&page[i]); err != nil {
+				return nil, auditlog.StoreError(err)
+			}
 			// Never hand out a proof that does not verify (a damaged node table).
 			if err := check.check(uint64(e.Seq), integrity.LeafHash(e.Canonical), proofs[i], rawHash); err != nil {
 				return nil, fmt.Errorf("seq %d: %w", e.Seq, err)
@@ -141,28 +173,41 @@ func (x *Export) spool(ctx context.Context, src Source, opts *Options, m *Manife
 	return sum.Sum(nil), nil
 }
 
-// readPage reads the page of entries after seq after and their inclusion
-// proofs, its store calls bounded together by opts.CallTimeout.
-func readPage(ctx context.Context, src Source, opts *Options, after int64) ([]auditlog.Entry, [][][]byte, error) {
+// readPage reads the page of the user's entries that match f after seq
+// after, and the inclusion proofs of those prove selects (all when nil; nil
+// in the place of the others), its store calls bounded together by
+// opts.CallTimeout.
+func readPage(ctx context.Context, src Source, opts *Options, f auditlog.Filter, after int64, prove func(*auditlog.Entry) bool) ([]auditlog.Entry, [][][]byte, error) {
 	if opts.CallTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.CallTimeout)
 		defer cancel()
 	}
-	page, err := src.ScanUser(ctx, opts.UserID, opts.Filter, after, int64(opts.Checkpoint.Size), opts.PageSize)
+	page, err := src.ScanUser(ctx, opts.UserID, f, after, int64(opts.Checkpoint.Size), opts.PageSize)
 	if err != nil || len(page) == 0 {
 		return nil, nil, err
 	}
-	seqs := make([]uint64, len(page))
+	seqs := make([]uint64, 0, len(page))
 	for i := range page {
 		if page[i].Seq <= after {
 			return nil, nil, fmt.Errorf("the store returned seq %d after seq %d", page[i].Seq, after)
 		}
-		seqs[i], after = uint64(page[i].Seq), page[i].Seq
+		after = page[i].Seq
+		if prove == nil || prove(&page[i]) {
+			seqs = append(seqs, uint64(page[i].Seq))
+		}
 	}
-	proofs, err := integrity.InclusionProofs(ctx, src, seqs, opts.Checkpoint.Size)
-	if err != nil {
-		return nil, nil, err
+	proofs := make([][][]byte, len(page))
+	if len(seqs) > 0 {
+		got, err := integrity.InclusionProofs(ctx, src, seqs, opts.Checkpoint.Size)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i, j := 0, 0; i < len(page); i++ {
+			if prove == nil || prove(&page[i]) {
+				proofs[i], j = got[j], j+1
+			}
+		}
 	}
 	return page, proofs, nil
 }
@@ -170,8 +215,9 @@ func readPage(ctx context.Context, src Source, opts *Options, after int64) ([]au
 // WriteTo writes the bundle as a tar.gz: checkpoint, key, manifest and
 // entries.jsonl in a gzip member compressed at the export's level, then
 // proofs.jsonl in a stored (uncompressed) member, since proofs are random
-// hashes that do not compress and would only slow verification down. Any
-// gzip reader reads the two members as one stream.
+// hashes that do not compress and would only slow verification down, then
+// chain.jsonl compressed and chain-proofs.jsonl stored likewise. Any gzip
+// reader reads the four members as one stream.
 func (x *Export) WriteTo(w io.Writer) (int64, error) {
 	cw := &countWriter{w: w}
 	if err := x.writeTo(cw); err != nil {
@@ -180,7 +226,7 @@ func (x *Export) WriteTo(w io.Writer) (int64, error) {
 	return cw.n, nil
 }
 
-// writeTo writes the archive's two gzip members.
+// writeTo writes the archive's four gzip members.
 func (x *Export) writeTo(w io.Writer) error {
 	gz, err := gzip.NewWriterLevel(w, x.level)
 	if err != nil {
@@ -215,6 +261,26 @@ func (x *Export) writeTo(w io.Writer) error {
 	if err := x.copyFile(tw, FileProofs, x.proofs); err != nil {
 		return err
 	}
+	if err := errors.Join(tw.Flush(), stored.Close()); err != nil {
+		return err
+	}
+	if gz, err = gzip.NewWriterLevel(w, x.level); err != nil {
+		return err
+	}
+	sw.w = gz
+	if err := x.copyFile(tw, FileChain, x.chain); err != nil {
+		return err
+	}
+	if err := errors.Join(tw.Flush(), gz.Close()); err != nil {
+		return err
+	}
+	if stored, err = gzip.NewWriterLevel(w, gzip.NoCompression); err != nil {
+		return err
+	}
+	sw.w = stored
+	if err := x.copyFile(tw, FileChainProofs, x.chainProofs); err != nil {
+		return err
+	}
 	return errors.Join(tw.Close(), stored.Close())
 }
 
@@ -242,12 +308,12 @@ func (x *Export) copyFile(tw *tar.Writer, name string, f *os.File) error {
 // Close removes the temporary files.
 func (x *Export) Close() error {
 	var errs []error
-	for _, f := range []*os.File{x.entries, x.proofs} {
+	for _, f := range []*os.File{x.entries, x.proofs, x.chain, x.chainProofs} {
 		if f != nil {
 			errs = append(errs, f.Close(), os.Remove(f.Name()))
 		}
 	}
-	x.entries, x.proofs = nil, nil
+	x.entries, x.proofs, x.chain, x.chainProofs = nil, nil, nil, nil
 	return errors.Join(errs...)
 }
 

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/integrity"
 	"github.com/guaracloud/auditlog/witness"
 	"golang.org/x/mod/sumdb/note"
@@ -24,7 +24,7 @@ import (
 // Limits on what a bundle may hold, so a hostile archive cannot exhaust memory.
 const (
 	maxSmallFile = 64 << 10 // checkpoint, key, manifest
-	maxLine      = 16 << 20 // one line of entries.jsonl or proofs.jsonl
+	maxLine      = 16 << 20 // one line of entries.jsonl, proofs.jsonl, chain.jsonl or chain-proofs.jsonl
 )
 
 // VerifyOptions tune Verify; the zero value is usable.
@@ -35,6 +35,9 @@ type VerifyOptions struct {
 	// WitnessesRequired of them must have cosigned the bundle's checkpoint.
 	Witnesses         []note.Verifier
 	WitnessesRequired int
+	// KeepRecords keeps the bundle's entries as spooled records in
+	// Result.Records, for CrossCheck; the caller closes them.
+	KeepRecords bool
 }
 
 // Result is what a verified bundle holds.
@@ -44,15 +47,32 @@ type Result struct {
 	Manifest   Manifest             // the signed manifest
 	Entries    int64                // entries verified
 	Cosigned   []string             // names of the given witnesses that cosigned the checkpoint
+	Chain      *ChainResult         // the completeness proven; nil for a bundle without a chain
+	Records    *Records             // the entries' records, with VerifyOptions.KeepRecords
+}
+
+// ChainResult is what a verified chain proves: no entry of ActorID matching
+// the filters is missing from FromSeq to the end of the tree of TreeSize
+// entries, in which the actor has Count chained entries.
+type ChainResult struct {
+	ActorID  string // whose chain
+	FromSeq  int64  // where completeness starts
+	Count    int64  // the actor's chained entries in the tree
+	TreeSize uint64 // the tree's size
+	Entries  int64  // lines of chain.jsonl verified
 }
 
 // Verify checks a bundle offline with the verifier key: the checkpoint's and
 // the manifest's signatures, every entry's leaf hash and inclusion proof
-// against the checkpoint's root, the seq order, and the manifest's count,
-// first and last seq, tree size and SHA-256 of entries.jsonl. A failure at
+// against the checkpoint's root, the seq order, that every entry is the
+// user's and matches the manifest's filters, and the manifest's count, first
+// and last seq, tree size and SHA-256 of entries.jsonl. With a chain it also
+// checks chain.jsonl likewise and that the user's entries form an unbroken
+// chain from the chain's start to its count (completeness). A failure at
 // one entry is an *integrity.Mismatch naming its seq.
 func Verify(r io.Reader, v note.Verifier, opts VerifyOptions) (Result, error) {
-	vf := &verifier{v: v, opts: opts, files: map[string]bool{}, first: -1, last: -1}
+	vf := &verifier{v: v, opts: opts, files: map[string]bool{}, first: -1, last: -1,
+		pending: map[string]*os.File{}, processed: map[string]bool{}, chainLast: -1}
 	defer vf.cleanup()
 	res, err := vf.run(r)
 	if err != nil {
@@ -75,11 +95,18 @@ type verifier struct {
 	cosigned                   []string
 	opened                     bool
 
+	filter             auditlog.Filter // the manifest's filters
 	count, first, last int64
 	sum                []byte
-	leaves             *os.File // (seq, leaf hash) per entry, 40 bytes each
-	proofSpool         *os.File // proofs.jsonl, when it came before entries.jsonl
+	leaves             *os.File            // a record per entries.jsonl line
+	pending            map[string]*os.File // content files spooled until what they need has come
+	processed          map[string]bool     // content files checked
 	done, total        int64
+
+	chainCount, chainLast int64
+	chainSum              []byte
+	chainLeaves           *os.File // a record per chain.jsonl line
+	records               *Records // kept for the result
 }
 
 // run reads the archive in one pass.
@@ -112,18 +139,69 @@ func (vf *verifier) run(r io.Reader) (Result, error) {
 			return Result{}, fmt.Errorf("the archive has no %s", name)
 		}
 	}
-	if vf.proofSpool != nil {
-		if _, err := vf.proofSpool.Seek(0, io.SeekStart); err != nil {
-			return Result{}, err
-		}
-		if err := vf.checkProofs(vf.proofSpool); err != nil {
-			return Result{}, err
+	if vf.files[FileChain] != vf.files[FileChainProofs] {
+		return Result{}, fmt.Errorf("the archive has only one of %s and %s", FileChain, FileChainProofs)
+	}
+	for _, name := range contentFiles {
+		if f := vf.pending[name]; f != nil {
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return Result{}, err
+			}
+			if err := vf.content(name, f); err != nil {
+				return Result{}, err
+			}
 		}
 	}
 	if err := vf.checkManifest(); err != nil {
 		return Result{}, err
 	}
-	return Result{Origin: vf.origin, Checkpoint: vf.cp, Manifest: vf.manifest, Entries: vf.count, Cosigned: vf.cosigned}, nil
+	chain, err := vf.checkChain()
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Origin: vf.origin, Checkpoint: vf.cp, Manifest: vf.manifest, Entries: vf.count, Cosigned: vf.cosigned,
+		Chain: chain, Records: vf.records}
+	vf.records = nil // the caller's now
+	return res, nil
+}
+
+// contentFiles are the files checked line by line, in the order they must be
+// checked: each needs the ones before it.
+var contentFiles = []string{FileEntries, FileProofs, FileChain, FileChainProofs}
+
+// ready reports whether a content file can be checked as it is read: the
+// checkpoint and the manifest have come, and the file it needs is checked.
+func (vf *verifier) ready(name string) bool {
+	if vf.checkpointMsg == nil || vf.manifestMsg == nil {
+		return false
+	}
+	switch name {
+	case FileProofs, FileChain:
+		return vf.processed[FileEntries]
+	case FileChainProofs:
+		return vf.processed[FileChain]
+	}
+	return true
+}
+
+// content checks one content file.
+func (vf *verifier) content(name string, r io.Reader) error {
+	if err := vf.open(); err != nil {
+		return err
+	}
+	var err error
+	switch name {
+	case FileEntries:
+		err = vf.readEntries(r)
+	case FileProofs:
+		err = vf.checkProofs(r, FileProofs, FileEntries, vf.leaves, vf.count)
+	case FileChain:
+		err = vf.readChain(r)
+	case FileChainProofs:
+		err = vf.checkProofs(r, FileChainProofs, FileChain, vf.chainLeaves, vf.chainCount)
+	}
+	vf.processed[name] = true
+	return err
 }
 
 // file handles one archive member.
@@ -145,6 +223,9 @@ func (vf *verifier) file(name string, r io.Reader) error {
 				var m Manifest // not verified yet: only for the progress total
 				if json.Unmarshal(body, &m) == nil {
 					vf.total = 2 * m.Count
+					if m.Chain != nil {
+						vf.total += 2 * m.Chain.Entries
+					}
 				}
 			}
 		}
@@ -152,13 +233,11 @@ func (vf *verifier) file(name string, r io.Reader) error {
 		var b []byte
 		b, err = small()
 		vf.bundledKey = strings.TrimSpace(string(b))
-	case FileEntries:
-		err = vf.readEntries(r)
-	case FileProofs:
-		if !vf.files[FileEntries] || vf.checkpointMsg == nil || vf.manifestMsg == nil {
-			return vf.spoolProofs(r)
+	case FileEntries, FileProofs, FileChain, FileChainProofs:
+		if !vf.ready(name) {
+			return vf.spool(name, r)
 		}
-		err = vf.checkProofs(r)
+		err = vf.content(name, r)
 	default:
 		return fmt.Errorf("unexpected file %q in the archive", name)
 	}
@@ -171,7 +250,7 @@ func (vf *verifier) open() error {
 		return nil
 	}
 	if vf.checkpointMsg == nil || vf.manifestMsg == nil {
-		return errors.New("the checkpoint and the manifest must come before proofs.jsonl")
+		return errors.New("the archive has no checkpoint or no manifest")
 	}
 	var err error
 	if vf.origin, vf.cp, err = integrity.OpenCheckpoint(vf.checkpointMsg, vf.v); err != nil {
@@ -188,6 +267,9 @@ func (vf *verifier) open() error {
 	if vf.manifest.TreeSize != vf.cp.Size {
 		return fmt.Errorf("manifest: tree_size %d is not the checkpoint's size %d", vf.manifest.TreeSize, vf.cp.Size)
 	}
+	if vf.filter, err = vf.manifest.Filters.Filter(); err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
 	vf.opened = true
 	return nil
 }
@@ -201,8 +283,9 @@ func (vf *verifier) keyHint() string {
 	return fmt.Sprintf(" (the bundle's key file names %s+%08x; you gave %s+%08x)", bv.Name(), bv.KeyHash(), vf.v.Name(), vf.v.KeyHash())
 }
 
-// readEntries hashes entries.jsonl, checks the seq order and spools each
-// entry's seq and leaf hash for the proofs.
+// readEntries hashes entries.jsonl, checks the seq order, that every entry
+// is the user's and matches the filters, and spools each entry's record
+// (seq, leaf hash, chain) for the proofs and the chain.
 func (vf *verifier) readEntries(r io.Reader) error {
 	var err error
 	if vf.leaves, err = os.CreateTemp(vf.opts.TempDir, "auditlog-verify-leaves-*"); err != nil {
@@ -211,7 +294,7 @@ func (vf *verifier) readEntries(r io.Reader) error {
 	sum := sha256.New()
 	lw := bufio.NewWriterSize(vf.leaves, 1<<16)
 	lh := sha256.New()
-	var rec [8 + sha256.Size]byte
+	var buf [recordSize]byte
 	err = eachLine(r, sum, func(body []byte, n int64) error {
 		seq, err := entrySeq(body)
 		if err != nil {
@@ -220,13 +303,19 @@ func (vf *verifier) readEntries(r io.Reader) error {
 		if seq <= vf.last {
 			return &integrity.Mismatch{Seq: seq, Reason: fmt.Sprintf("entries.jsonl line %d: seq %d after seq %d: entries are not in seq order", n, seq, vf.last)}
 		}
+		rec, matches, err := vf.inspect(body, seq, lh)
+		if err != nil {
+			return &integrity.Mismatch{Seq: seq, Reason: fmt.Sprintf("entries.jsonl line %d: %v", n, err)}
+		}
+		if !matches {
+			return &integrity.Mismatch{Seq: seq, Reason: fmt.Sprintf("entries.jsonl line %d: the entry does not match the manifest's filters", n)}
+		}
 		if vf.first < 0 {
 			vf.first = seq
 		}
 		vf.last = seq
-		binary.BigEndian.PutUint64(rec[:8], uint64(seq))
-		leafHash(lh, body, rec[8:8])
-		lw.Write(rec[:])
+		rec.put(buf[:])
+		lw.Write(buf[:])
 		vf.count++
 		vf.tick()
 		return nil
@@ -249,50 +338,50 @@ func leafHash(h hash.Hash, body, dst []byte) []byte {
 	return h.Sum(dst)
 }
 
-// spoolProofs keeps proofs.jsonl for after entries.jsonl.
-func (vf *verifier) spoolProofs(r io.Reader) error {
-	var err error
-	if vf.proofSpool, err = os.CreateTemp(vf.opts.TempDir, "auditlog-verify-proofs-*"); err != nil {
+// spool keeps a content file until what it needs has come.
+func (vf *verifier) spool(name string, r io.Reader) error {
+	f, err := os.CreateTemp(vf.opts.TempDir, "auditlog-verify-spool-*")
+	if err != nil {
 		return err
 	}
-	_, err = io.Copy(vf.proofSpool, r)
+	vf.pending[name] = f
+	_, err = io.Copy(f, r)
 	return err
 }
 
-// checkProofs verifies every proof line against the spooled leaf hashes.
-func (vf *verifier) checkProofs(r io.Reader) error {
-	if err := vf.open(); err != nil {
+// checkProofs verifies every line of a proofs file (name) against the
+// records spooled from its entries file (of, count lines).
+func (vf *verifier) checkProofs(r io.Reader, name, of string, leaves *os.File, count int64) error {
+	if _, err := leaves.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	if _, err := vf.leaves.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	lr := bufio.NewReaderSize(vf.leaves, 1<<16)
+	lr := bufio.NewReaderSize(leaves, 1<<16)
 	pc := newPathChecker(vf.cp.Head())
 	var (
-		rec    [8 + sha256.Size]byte
+		buf    [recordSize]byte
 		hashes [2][][]byte // alternating: the checker compares a proof with the previous one
 		lines  int64
 	)
 	err := eachLine(r, nil, func(body []byte, n int64) error {
 		lines = n
-		if n > vf.count {
-			return fmt.Errorf("proofs.jsonl has more lines than entries.jsonl (%d)", vf.count)
+		if n > count {
+			return fmt.Errorf("%s has more lines than %s (%d)", name, of, count)
 		}
-		if _, err := io.ReadFull(lr, rec[:]); err != nil {
+		if _, err := io.ReadFull(lr, buf[:]); err != nil {
 			return fmt.Errorf("read leaf hashes: %w", err)
 		}
-		seq := int64(binary.BigEndian.Uint64(rec[:8]))
+		var rec record
+		rec.get(buf[:])
 		pseq, hs, err := parseProofLine(body, hashes[n%2])
 		if err != nil {
-			return &integrity.Mismatch{Seq: seq, Reason: fmt.Sprintf("proofs.jsonl line %d: %v", n, err)}
+			return &integrity.Mismatch{Seq: rec.seq, Reason: fmt.Sprintf("%s line %d: %v", name, n, err)}
 		}
 		hashes[n%2] = hs
-		if pseq != seq {
-			return &integrity.Mismatch{Seq: seq, Reason: fmt.Sprintf("proofs.jsonl line %d is for seq %d, entries.jsonl line %d is seq %d", n, pseq, n, seq)}
+		if pseq != rec.seq {
+			return &integrity.Mismatch{Seq: rec.seq, Reason: fmt.Sprintf("%s line %d is for seq %d, %s line %d is seq %d", name, n, pseq, of, n, rec.seq)}
 		}
-		if err := pc.check(uint64(seq), rec[8:], hs, decodeHash); err != nil {
-			return &integrity.Mismatch{Seq: seq, Reason: err.Error()}
+		if err := pc.check(uint64(rec.seq), rec.leaf[:], hs, decodeHash); err != nil {
+			return &integrity.Mismatch{Seq: rec.seq, Reason: err.Error()}
 		}
 		vf.tick()
 		return nil
@@ -302,10 +391,10 @@ func (vf *verifier) checkProofs(r io.Reader) error {
 		if errors.As(err, &m) {
 			return err
 		}
-		return fmt.Errorf("proofs.jsonl: %w", err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	if lines != vf.count {
-		return fmt.Errorf("proofs.jsonl has %d lines, entries.jsonl %d", lines, vf.count)
+	if lines != count {
+		return fmt.Errorf("%s has %d lines, %s %d", name, lines, of, count)
 	}
 	return nil
 }
@@ -355,10 +444,17 @@ func (vf *verifier) tick() {
 
 // cleanup removes the temporary files.
 func (vf *verifier) cleanup() {
-	for _, f := range []*os.File{vf.leaves, vf.proofSpool} {
+	files := []*os.File{vf.leaves, vf.chainLeaves}
+	for _, f := range vf.pending {
+		files = append(files, f)
+	}
+	for _, f := range files {
 		if f != nil {
 			f.Close()
 			os.Remove(f.Name())
 		}
+	}
+	if vf.records != nil {
+		vf.records.Close()
 	}
 }

@@ -29,9 +29,11 @@ func newExport() *cobra.Command {
 		Use:   "export --user USER_ID -o FILE [filters]",
 		Short: "Write a user's entries, with inclusion proofs and a signed checkpoint, to a tar.gz bundle",
 		Long: `Writes the user's own entries that match the filters (the query command's flags),
-in seq order, to a tar.gz bundle: entries.jsonl, proofs.jsonl, checkpoint, key and
-a signed manifest. Anyone holding the verifier key checks it offline with
-'auditlog verify FILE --key KEY'. The export is recorded in the user's audit log
+in seq order, to a tar.gz bundle: entries.jsonl, proofs.jsonl, checkpoint, key,
+a signed manifest, and chain.jsonl and chain-proofs.jsonl (the user's entries
+the filters leave out, from the start of the user's actor chain), which prove
+that no matching entry was left out. Anyone holding the verifier key checks it
+offline with 'auditlog verify FILE --key KEY'. The export is recorded in the user's audit log
 (audit_log.export). It signs with the key 'auditlog serve' uses (--signing-key,
 default <db>.signing-key).`,
 		Args: cobra.NoArgs,

@@ -17,14 +17,25 @@ import (
 // newVerify builds `auditlog verify`: an export bundle offline, or a whole database.
 func newVerify() *cobra.Command {
 	var db, key string
+	var with []string
 	var wc witnessCheck
 	cmd := &cobra.Command{
-		Use:   "verify (BUNDLE --key KEY | --db DB [--key KEY])",
+		Use:   "verify (BUNDLE --key KEY [--with OTHER]... | --db DB [--key KEY])",
 		Short: "Check an export bundle offline, or recompute a database's whole Merkle tree",
 		Long: `verify BUNDLE --key KEY checks an export offline: the checkpoint's and the
 manifest's signatures with KEY (a verifier key, or a file holding one, as served
 at GET /v1/checkpoint/key), every entry's leaf hash and inclusion proof against
 the checkpoint's root, the seq order, and the manifest's count, seqs and SHA-256.
+It also checks that every entry is the user's and matches the manifest's
+filters and, when the bundle carries the user's actor chain (chain.jsonl), that
+no entry matching the filters is missing from the chain's start to the end of
+the tree: the signed statement "the user has C chained entries in it".
+
+--with OTHER (repeatable) verifies other bundles of the same log with the same
+KEY and holds the statement against them: an entry of the user in OTHER below
+the tree's size numbered C or more, or missing from BUNDLE after the chain's
+start, is evidence that entries were left out; two bundles holding different
+entries at one seq show a fork.
 
 verify --db DB recomputes every leaf from the stored canonical bytes, every tree
 node, the tree state and the root of every checkpoint in the history, and checks
@@ -44,8 +55,8 @@ Any failure exits non-zero and names what failed, and the first bad seq.`,
 				if key == "" {
 					return errors.New("verify: --key is required: the verifier key you trust (GET /v1/checkpoint/key)")
 				}
-				return verifyBundle(args[0], key, wc, cmd.OutOrStdout(), cmd.ErrOrStderr())
-			case len(args) == 0 && db != "":
+				return verifyBundle(args[0], key, with, wc, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			case len(args) == 0 && db != "" && len(with) == 0:
 				return verifyDB(cmd.Context(), db, key, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			default:
 				return errors.New("verify: give either a BUNDLE file or --db DB")
@@ -54,12 +65,14 @@ Any failure exits non-zero and names what failed, and the first bad seq.`,
 	}
 	cmd.Flags().StringVar(&db, "db", "", "verify this database (SQLite file, or a postgres:// URL) instead of a bundle")
 	cmd.Flags().StringVar(&key, "key", "", "verifier key, or a file holding it")
+	cmd.Flags().StringArrayVar(&with, "with", nil, "another bundle of the same log to verify and cross-check BUNDLE's completeness against (repeatable)")
 	wc.flags(cmd)
 	return cmd
 }
 
-// verifyBundle checks an export bundle (- for stdin) with the verifier key.
-func verifyBundle(path, key string, wc witnessCheck, stdout, stderr io.Writer) error {
+// verifyBundle checks an export bundle (- for stdin) with the verifier key,
+// then the other bundles, and holds its completeness statement against them.
+func verifyBundle(path, key string, with []string, wc witnessCheck, stdout, stderr io.Writer) error {
 	v, err := integrity.ParseVerifierKey(key)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
@@ -68,29 +81,12 @@ func verifyBundle(path, key string, wc witnessCheck, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	var r io.Reader = os.Stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return fmt.Errorf("verify: %w", err)
-		}
-		defer f.Close()
-		r = f
-	}
-	var update func(int64)
-	var done func()
-	res, err := bundle.Verify(r, v, bundle.VerifyOptions{Progress: func(n, total int64) {
-		if update == nil {
-			update, done = newProgress(stderr, total, "verifying")
-		}
-		update(n)
-	}, Witnesses: witnesses, WitnessesRequired: required})
-	if done != nil {
-		done()
-	}
+	opts := bundle.VerifyOptions{Witnesses: witnesses, WitnessesRequired: required, KeepRecords: len(with) > 0}
+	res, err := verifyFile(path, v, opts, stderr)
 	if err != nil {
-		return fmt.Errorf("verify: %s: %w", path, err)
+		return err
 	}
+	defer res.Records.Close()
 	m := res.Manifest
 	fmt.Fprintf(stdout, "OK: %d entries of %s verified against checkpoint %d of %s, signed by %s\n",
 		res.Entries, m.UserID, res.Checkpoint.Size, res.Origin, v.Name())
@@ -98,7 +94,54 @@ func verifyBundle(path, key string, wc witnessCheck, stdout, stderr io.Writer) e
 		fmt.Fprintf(stdout, "OK: cosigned by %d of the %d witnesses given (%s), %d required\n",
 			len(res.Cosigned), len(witnesses), strings.Join(res.Cosigned, ", "), required)
 	}
+	if c := res.Chain; c != nil {
+		fmt.Fprintf(stdout, "OK: complete: no entry of %s matching the filters is missing from seq %d to the end of tree %d (%s has %d chained entries in it)\n",
+			c.ActorID, c.FromSeq, c.TreeSize, c.ActorID, c.Count)
+	} else {
+		fmt.Fprintf(stdout, "NOTE: completeness is not provable: the bundle carries no actor chain (made before chains, or none of its entries is chained)\n")
+	}
+	for _, o := range with {
+		ores, err := verifyFile(o, v, bundle.VerifyOptions{KeepRecords: true}, stderr)
+		if err != nil {
+			return err
+		}
+		defer ores.Records.Close()
+		if err := bundle.CrossCheck(res, bundle.Other{Name: o, Result: ores}); err != nil {
+			return fmt.Errorf("verify: %s: %w", path, err)
+		}
+		fmt.Fprintf(stdout, "OK: %s: %d entries of %s verified against checkpoint %d; no fork, and nothing in it contradicts %s\n",
+			o, ores.Entries, ores.Manifest.UserID, ores.Checkpoint.Size, path)
+	}
 	return nil
+}
+
+// verifyFile verifies one bundle file (- for stdin), showing progress on stderr.
+func verifyFile(path string, v note.Verifier, opts bundle.VerifyOptions, stderr io.Writer) (bundle.Result, error) {
+	var r io.Reader = os.Stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return bundle.Result{}, fmt.Errorf("verify: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	var update func(int64)
+	var done func()
+	opts.Progress = func(n, total int64) {
+		if update == nil {
+			update, done = newProgress(stderr, total, "verifying")
+		}
+		update(n)
+	}
+	res, err := bundle.Verify(r, v, opts)
+	if done != nil {
+		done()
+	}
+	if err != nil {
+		return bundle.Result{}, fmt.Errorf("verify: %s: %w", path, err)
+	}
+	return res, nil
 }
 
 // verifyDB recomputes a database's tree and compares everything it stores.

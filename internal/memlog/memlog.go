@@ -22,6 +22,7 @@ type Log struct {
 	state       integrity.TreeState
 	checkpoints []integrity.Checkpoint
 	heads       map[string]*auditlog.ActorHead
+	pruned      map[int64]bool // seqs whose bodies retention removed
 
 	// Unchained makes Append commit entries without actor chains, as a log
 	// did before it kept them (tests of the upgrade).
@@ -32,7 +33,7 @@ var _ integrity.Store = (*Log)(nil)
 
 // New returns an empty log.
 func New() *Log {
-	return &Log{nodes: map[compact.NodeID][]byte{}, tiles: map[[2]uint64][]byte{}, heads: map[string]*auditlog.ActorHead{}}
+	return &Log{nodes: map[compact.NodeID][]byte{}, tiles: map[[2]uint64][]byte{}, heads: map[string]*auditlog.ActorHead{}, pruned: map[int64]bool{}}
 }
 
 // Append gives the entries the next seqs and their actors' chain positions
@@ -174,13 +175,36 @@ func (l *Log) Checkpoints(_ context.Context, from uint64, limit int) ([]integrit
 	return out, nil
 }
 
-// ScanUser returns the user's matching entries with after < seq < before, by seq.
+// MarkPruned removes the body of the entry at seq as retention does: it
+// stays in the tree, ScanUser no longer returns it, and LastPruned reports it.
+func (l *Log) MarkPruned(seq int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pruned[seq] = true
+}
+
+// LastPruned returns the seq of the user's latest entry below seq before
+// whose body retention removed, or -1 when there is none.
+func (l *Log) LastPruned(_ context.Context, userID string, before int64) (int64, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	last := int64(-1)
+	for seq := range l.pruned {
+		if seq < before && seq > last && seq < int64(len(l.entries)) && l.entries[seq].ActorID == userID {
+			last = seq
+		}
+	}
+	return last, nil
+}
+
+// ScanUser returns the user's matching entries with after < seq < before, by
+// seq, leaving out pruned ones.
 func (l *Log) ScanUser(_ context.Context, userID string, f auditlog.Filter, after, before int64, limit int) ([]auditlog.Entry, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	var out []auditlog.Entry
 	for seq := after + 1; seq < before && seq < int64(len(l.entries)) && len(out) < limit; seq++ {
-		if e := l.entries[seq]; e.ActorID == userID && f.Matches(&e) {
+		if e := l.entries[seq]; e.ActorID == userID && !l.pruned[seq] && f.Matches(&e) {
 			out = append(out, e)
 		}
 	}
