@@ -59,9 +59,9 @@ type ActorChain struct {
 // bytes. The embedded chain is written right after seq, and not at all when
 // nil (entries from before chains keep their bytes).
 type canonicalEntry struct {
-	ID          string `json:"id"`
-	Seq         int64  `json:"seq"`
-	*ActorChain        // actor_seq, actor_prev
+	ID           string         `json:"id"`
+	Seq          int64          `json:"seq"`
+	*ActorChain                 // actor_seq, actor_prev
 	Action       string         `json:"action"`
 	ResourceType string         `json:"resource_type"`
 	ResourceID   string         `json:"resource_id"`

@@ -15,6 +15,7 @@ import (
 
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/api"
+	"github.com/guaracloud/auditlog/bundle"
 	"github.com/guaracloud/auditlog/integrity"
 	"github.com/guaracloud/auditlog/postgres"
 	"github.com/guaracloud/auditlog/postgres/pgtest"
@@ -31,6 +32,7 @@ type tileStore interface {
 	api.Store
 	auditlog.Appender
 	integrity.Store
+	bundle.Source
 }
 
 // tileServer starts the API on store, with the tamper-evidence routes.

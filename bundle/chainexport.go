@@ -19,31 +19,26 @@ import (
 // chainStart is what pass 1 learns for the chain: where it starts and the
 // seqs it exported from there on (8 bytes each, spooled).
 type chainStart struct {
-	pruned  int64 // the user's last pruned seq below the tree's size, or -1
-	seq     int64 // S: the first exported chained entry above pruned; -1 until found
-	actor   int64 // S's actor_seq
-	seqs    *os.File
-	w       *bufio.Writer
-	enabled bool // the source says where retention pruned
+	pruned int64 // the user's last pruned seq below the tree's size, or -1
+	seq    int64 // S: the first exported chained entry above pruned; -1 until found
+	actor  int64 // S's actor_seq
+	seqs   *os.File
+	w      *bufio.Writer
 }
 
 // newChainStart asks the source where retention last pruned the user's entries.
 func newChainStart(ctx context.Context, src Source, opts *Options, tempDir string) (*chainStart, error) {
 	cs := &chainStart{pruned: -1, seq: -1}
-	pr, ok := src.(PruneReader)
-	if !ok {
-		return cs, nil
-	}
 	var err error
 	if cs.pruned, err = callBounded(ctx, opts.CallTimeout, func(ctx context.Context) (int64, error) {
-		return pr.LastPruned(ctx, opts.UserID, int64(opts.Checkpoint.Size))
+		return src.LastPruned(ctx, opts.UserID, int64(opts.Checkpoint.Size))
 	}); err != nil {
 		return nil, err
 	}
 	if cs.seqs, err = os.CreateTemp(tempDir, "auditlog-export-seqs-*"); err != nil {
 		return nil, auditlog.StoreError(err)
 	}
-	cs.w, cs.enabled = bufio.NewWriterSize(cs.seqs, 1<<16), true
+	cs.w = bufio.NewWriterSize(cs.seqs, 1<<16)
 	return cs, nil
 }
 
@@ -59,9 +54,6 @@ func callBounded[T any](ctx context.Context, timeout time.Duration, fn func(cont
 
 // add notes one entry pass 1 exported.
 func (cs *chainStart) add(e *auditlog.Entry) error {
-	if !cs.enabled {
-		return nil
-	}
 	if cs.seq < 0 {
 		if e.Chain == nil || e.Seq <= cs.pruned {
 			return nil
@@ -165,7 +157,7 @@ func (x *Export) spoolChain(ctx context.Context, src Source, opts *Options, cs *
 	}
 	// A prune of the chain's last entries leaves no gap to see: ask again.
 	pruned, err := callBounded(ctx, opts.CallTimeout, func(ctx context.Context) (int64, error) {
-		return src.(PruneReader).LastPruned(ctx, opts.UserID, int64(opts.Checkpoint.Size))
+		return src.LastPruned(ctx, opts.UserID, int64(opts.Checkpoint.Size))
 	})
 	if err != nil {
 		return nil, err

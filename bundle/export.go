@@ -17,18 +17,12 @@ import (
 	"github.com/guaracloud/auditlog/integrity"
 )
 
-// Source is what an export reads: the user's entries in seq order and the
-// tree's stored nodes.
+// Source is what an export reads: the user's entries in seq order, the
+// tree's stored nodes, and where retention last removed one of the user's
+// entries (the actor chain a bundle proves starts after it).
 type Source interface {
 	integrity.NodeReader
 	ScanUser(ctx context.Context, userID string, f auditlog.Filter, after, before int64, limit int) ([]auditlog.Entry, error)
-}
-
-// PruneReader is what a Source also implements to export an actor chain
-// (the sqlite, postgres and memlog stores do). It is not part of Source
-// because integrity.Store, which the engines are used through, does not
-// declare it yet; a Source without it exports bundles without a chain.
-type PruneReader interface {
 	// LastPruned returns the seq of the user's latest entry below seq before whose body
 	// retention removed (its tombstone), or -1 when there is none.
 	LastPruned(ctx context.Context, userID string, before int64) (int64, error)
@@ -68,8 +62,7 @@ type Export struct {
 
 // Prepare walks the user's matching entries with seq below the checkpoint's
 // size, writes them and their inclusion proofs to temporary files (checking
-// every proof as it goes), then, when the source is a PruneReader, walks the
-// user's other entries from the chain's start into chain.jsonl, and signs the
+// every proof as it goes), then walks the user's other entries from the chain's start into chain.jsonl, and signs the
 // manifest. Memory stays constant. A chain broken by a concurrent prune fails
 // the export with EUnavailable: retrying makes a bundle that verifies.
 func Prepare(ctx context.Context, src Source, opts Options) (_ *Export, err error) {

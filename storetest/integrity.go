@@ -325,7 +325,8 @@ func testAuditAndExport(t *testing.T, s auditlog.Store, st integrity.Store) {
 	if _, err := integrity.Audit(ctx, st, integrity.AuditOptions{PageSize: 7}); err != nil {
 		t.Fatalf("audit of an intact store: %v", err)
 	}
-	x, err := bundle.Prepare(ctx, st, bundle.Options{UserID: "usr_carla", Checkpoint: cp, Key: key, Now: Base, TempDir: t.TempDir()})
+	carla, _ := FollowAll(t, s, auditlog.UserScope("usr_carla"), auditlog.Filter{}, -1, 100)
+	x, err := bundle.Prepare(ctx, st.(bundle.Source), bundle.Options{UserID: "usr_carla", Checkpoint: cp, Key: key, Now: Base, TempDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,6 +338,11 @@ func testAuditAndExport(t *testing.T, s auditlog.Store, st integrity.Store) {
 	res, err := bundle.Verify(&buf, key.Verifier(), bundle.VerifyOptions{TempDir: t.TempDir()})
 	if err != nil || res.Entries == 0 || res.Entries != x.Manifest.Count {
 		t.Fatalf("export of %d entries: %+v %v", x.Manifest.Count, res, err)
+	}
+	// Every entry of a store is chained: the bundle proves it holds all of
+	// usr_carla's, from the first to the end of the tree.
+	if c := res.Chain; c == nil || c.FromSeq != carla[0].Seq || c.Count != int64(len(carla)) || c.Entries != 0 {
+		t.Fatalf("export's chain %+v, want from seq %d, %d entries in all, none left out", c, carla[0].Seq, len(carla))
 	}
 }
 

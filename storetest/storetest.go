@@ -15,14 +15,17 @@ import (
 	"time"
 
 	"github.com/guaracloud/auditlog"
+	"github.com/guaracloud/auditlog/bundle"
 	"github.com/guaracloud/auditlog/integrity"
 	"github.com/guaracloud/auditlog/sequencer"
 )
 
-// Store is what every storage engine provides: the log and its tamper evidence.
+// Store is what every storage engine provides: the log, its tamper
+// evidence, and what an export reads.
 type Store interface {
 	auditlog.Store
 	integrity.Store
+	bundle.Source
 }
 
 // Opener returns a fresh, empty store for one test; the suite closes it.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/guaracloud/auditlog"
 	"github.com/guaracloud/auditlog/api"
+	"github.com/guaracloud/auditlog/bundle"
 	"github.com/guaracloud/auditlog/demo"
 	"github.com/guaracloud/auditlog/integrity"
 	"github.com/guaracloud/auditlog/postgres"
@@ -147,6 +148,7 @@ type logStore interface {
 	auditlog.Store
 	integrity.Store
 	stream.Store
+	bundle.Source
 }
 
 // openStore opens the store a --db value names.
