@@ -24,11 +24,17 @@ type chainStart struct {
 	actor  int64 // S's actor_seq
 	seqs   *os.File
 	w      *bufio.Writer
+
+	// all is set when the filters keep every entry of the user: pass 1 then
+	// exports the whole chain, checks it as it goes, and pass 2 is skipped.
+	all                bool
+	lastSeq, lastActor int64 // the last chain member pass 1 exported
+	broken             error // where pass 1 saw the chain break
 }
 
 // newChainStart asks the source where retention last pruned the user's entries.
 func newChainStart(ctx context.Context, src Source, opts *Options, tempDir string) (*chainStart, error) {
-	cs := &chainStart{pruned: -1, seq: -1}
+	cs := &chainStart{pruned: -1, seq: -1, all: opts.Filter.Key() == (&auditlog.Filter{}).Key()}
 	var err error
 	if cs.pruned, err = callBounded(ctx, opts.CallTimeout, func(ctx context.Context) (int64, error) {
 		return src.LastPruned(ctx, opts.UserID, int64(opts.Checkpoint.Size))
@@ -59,6 +65,20 @@ func (cs *chainStart) add(e *auditlog.Entry) error {
 			return nil
 		}
 		cs.seq, cs.actor = e.Seq, e.Chain.ActorSeq
+		cs.lastSeq, cs.lastActor = e.Seq, e.Chain.ActorSeq
+		if cs.all {
+			return nil
+		}
+	}
+	if cs.all {
+		c := e.Chain
+		if cs.broken == nil && (c == nil || c.ActorSeq != cs.lastActor+1 || c.ActorPrev == nil || *c.ActorPrev != cs.lastSeq) {
+			cs.broken = errChanged("%s's chain breaks between seq %d and seq %d", e.ActorID, cs.lastSeq, e.Seq)
+		}
+		if c != nil {
+			cs.lastSeq, cs.lastActor = e.Seq, c.ActorSeq
+		}
+		return nil
 	}
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(e.Seq))
@@ -87,6 +107,18 @@ func errChanged(format string, args ...any) error {
 func (x *Export) spoolChain(ctx context.Context, src Source, opts *Options, cs *chainStart) (*Chain, error) {
 	if cs.seq < 0 {
 		return nil, nil
+	}
+	if cs.all {
+		// Every entry of the chain was exported and checked in pass 1.
+		if cs.broken != nil {
+			return nil, cs.broken
+		}
+		if err := cs.recheckPruned(ctx, src, opts); err != nil {
+			return nil, err
+		}
+		empty := sha256.Sum256(nil)
+		return &Chain{ActorID: opts.UserID, FromSeq: cs.seq, FromActorSeq: cs.actor, Count: cs.lastActor + 1,
+			SHA256: hex.EncodeToString(empty[:])}, nil
 	}
 	if err := cs.w.Flush(); err != nil {
 		return nil, auditlog.StoreError(err)
@@ -155,21 +187,29 @@ func (x *Export) spoolChain(ctx context.Context, src Source, opts *Options, cs *
 	if more {
 		return nil, errChanged("exported seq %d is gone", pending)
 	}
-	// A prune of the chain's last entries leaves no gap to see: ask again.
-	pruned, err := callBounded(ctx, opts.CallTimeout, func(ctx context.Context) (int64, error) {
-		return src.LastPruned(ctx, opts.UserID, int64(opts.Checkpoint.Size))
-	})
-	if err != nil {
+	if err := cs.recheckPruned(ctx, src, opts); err != nil {
 		return nil, err
-	}
-	if pruned != cs.pruned {
-		return nil, errChanged("seq %d was pruned", pruned)
 	}
 	if err := errors.Join(cw.Flush(), pw.Flush()); err != nil {
 		return nil, auditlog.StoreError(err)
 	}
 	c.Count, c.SHA256 = prevActor+1, hex.EncodeToString(sum.Sum(nil))
 	return c, nil
+}
+
+// recheckPruned asks again where retention last pruned the user's entries:
+// a prune of the chain's last entries during the export leaves no gap to see.
+func (cs *chainStart) recheckPruned(ctx context.Context, src Source, opts *Options) error {
+	pruned, err := callBounded(ctx, opts.CallTimeout, func(ctx context.Context) (int64, error) {
+		return src.LastPruned(ctx, opts.UserID, int64(opts.Checkpoint.Size))
+	})
+	if err != nil {
+		return err
+	}
+	if pruned != cs.pruned {
+		return errChanged("seq %d was pruned", pruned)
+	}
+	return nil
 }
 
 // ceilMicro rounds a filter's time up to the microsecond, the precision of

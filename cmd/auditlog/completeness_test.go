@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -98,6 +99,39 @@ func TestVerifyCompleteWithOtherBundles(t *testing.T) {
 		t.Fatalf("a bundle without seq %d: %d %s", gone, code, errOut)
 	} else {
 		t.Logf("without seq %d: %s", gone, errOut)
+	}
+	// The README's recipe for checking completeness without our tool, run
+	// as written: it passes the honest bundle and catches the gap.
+	honest := readBundle(t, first)
+	he, _, hc, _ := bundleLines(honest)
+	readmeRecipe(t, honest, he, hc, true)
+	readmeRecipe(t, honest, e, hc, false)
+}
+
+// readmeRecipe runs the README's Python completeness check on a bundle's
+// manifest and the given entries and chain lines; ok says whether it must pass.
+func readmeRecipe(t *testing.T, files map[string][]byte, entries, chain [][]byte, ok bool) {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("python3 is needed for the README's completeness recipe")
+		}
+		t.Skip("python3 is not installed")
+	}
+	dir := t.TempDir()
+	body, _, _ := bytes.Cut(files[bundle.FileManifest], []byte("\n\n"))
+	for name, b := range map[string][]byte{"manifest": body, "entries": bytes.Join(entries, nil), "chain": bytes.Join(chain, nil)} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := "import sys\nd = sys.argv[1]\nmanifest_body = open(d + '/manifest').read()\n" +
+		"entries_lines = open(d + '/entries').read().splitlines()\nchain_lines = open(d + '/chain').read().splitlines()\n" +
+		readmeBlock(t, "**5. Verify completeness without our tool**", "python")
+	out, err := exec.Command(py, "-c", src, dir).CombinedOutput()
+	if ok && err != nil || !ok && (err == nil || !strings.Contains(string(out), "AssertionError: gap before seq")) {
+		t.Fatalf("README recipe (want pass=%v): %v\n%s", ok, err, out)
 	}
 }
 
