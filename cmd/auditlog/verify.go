@@ -39,7 +39,8 @@ entries at one seq show a fork.
 
 verify --db DB recomputes every leaf from the stored canonical bytes, every tree
 node, the tree state and the root of every checkpoint in the history, and checks
-that seqs are dense and that the columns reads filter on match the bytes. A
+that seqs are dense, that the columns reads filter on match the bytes, and that
+every actor's chain (actor_seq, actor_prev) is unbroken. A
 body removed by 'auditlog db prune' is accepted only where an
 audit_log.retention_prune record covers it (its tombstone and the record's seq
 and time range); its leaf comes from the stored tiles. Any other missing body
