@@ -130,55 +130,22 @@ func (vf *verifier) inspect(body []byte, seq int64, lh hash.Hash) (record, bool,
 // filters leave out; it spools their records for chain-proofs.jsonl.
 func (vf *verifier) readChain(r io.Reader) error {
 	c := vf.manifest.Chain
-	var err error
-	if vf.chainLeaves, err = os.CreateTemp(vf.opts.TempDir, "auditlog-verify-chain-*"); err != nil {
-		return err
-	}
-	sum := sha256.New()
-	lw := bufio.NewWriterSize(vf.chainLeaves, 1<<16)
-	lh := sha256.New()
-	var buf [recordSize]byte
-	err = eachLine(r, sum, func(body []byte, n int64) error {
-		if c == nil {
+	sum, err := vf.readRecords(r, FileChain, &vf.chainLeaves, &vf.chainLast, func(seq int64, rec record, matches bool) error {
+		switch {
+		case c == nil:
 			return errors.New("it has lines, but the manifest states no chain")
-		}
-		seq, err := entrySeq(body)
-		if err != nil {
-			return &integrity.Mismatch{Seq: vf.chainLast + 1, Reason: fmt.Sprintf("chain.jsonl line %d (after seq %d): %v", n, vf.chainLast, err)}
-		}
-		bad := func(format string, args ...any) error {
-			return &integrity.Mismatch{Seq: seq, Reason: fmt.Sprintf("chain.jsonl line %d: ", n) + fmt.Sprintf(format, args...)}
-		}
-		switch {
-		case seq <= vf.chainLast:
-			return bad("seq %d after seq %d: entries are not in seq order", seq, vf.chainLast)
 		case seq <= c.FromSeq || uint64(seq) >= vf.cp.Size:
-			return bad("seq %d is not after the chain's start (seq %d) and in the tree of size %d", seq, c.FromSeq, vf.cp.Size)
-		}
-		rec, matches, err := vf.inspect(body, seq, lh)
-		switch {
-		case err != nil:
-			return bad("%v", err)
+			return fmt.Errorf("seq %d is not after the chain's start (seq %d) and in the tree of size %d", seq, c.FromSeq, vf.cp.Size)
 		case !rec.chained():
-			return bad("the entry has no actor chain")
+			return errors.New("the entry has no actor chain")
 		case matches:
-			return bad("seq %d matches the filters but is not in entries.jsonl", seq)
+			return fmt.Errorf("seq %d matches the filters but is not in entries.jsonl", seq)
 		}
-		vf.chainLast = seq
-		rec.put(buf[:])
-		lw.Write(buf[:])
 		vf.chainCount++
-		vf.tick()
 		return nil
 	})
-	var m *integrity.Mismatch
-	if errors.As(err, &m) {
-		return err
-	} else if err != nil {
-		return fmt.Errorf("chain.jsonl: %w", err)
-	}
-	vf.chainSum = sum.Sum(nil)
-	return lw.Flush()
+	vf.chainSum = sum
+	return err
 }
 
 // checkChain compares the manifest's chain with chain.jsonl, then merges the

@@ -287,47 +287,72 @@ func (vf *verifier) keyHint() string {
 // is the user's and matches the filters, and spools each entry's record
 // (seq, leaf hash, chain) for the proofs and the chain.
 func (vf *verifier) readEntries(r io.Reader) error {
+	sum, err := vf.readRecords(r, FileEntries, &vf.leaves, &vf.last, func(seq int64, rec record, matches bool) error {
+		if !matches {
+			return errors.New("the entry does not match the manifest's filters")
+		}
+		if vf.first < 0 {
+			vf.first = seq
+		}
+		vf.count++
+		return nil
+	})
+	vf.sum = sum
+	return err
+}
+
+// readRecords reads a file of canonical entries (entries.jsonl or
+// chain.jsonl): it hashes the file, checks that seqs rise after *last,
+// inspects each entry, lets check judge it (its error becomes a Mismatch at
+// the entry's seq and line), and spools its record to a new temporary file
+// in *spool. It returns the file's SHA-256.
+func (vf *verifier) readRecords(r io.Reader, name string, spool **os.File, last *int64, check func(seq int64, rec record, matches bool) error) ([]byte, error) {
 	var err error
-	if vf.leaves, err = os.CreateTemp(vf.opts.TempDir, "auditlog-verify-leaves-*"); err != nil {
-		return err
+	if *spool, err = os.CreateTemp(vf.opts.TempDir, "auditlog-verify-records-*"); err != nil {
+		return nil, err
 	}
 	sum := sha256.New()
-	lw := bufio.NewWriterSize(vf.leaves, 1<<16)
+	lw := bufio.NewWriterSize(*spool, 1<<16)
 	lh := sha256.New()
 	var buf [recordSize]byte
 	err = eachLine(r, sum, func(body []byte, n int64) error {
 		seq, err := entrySeq(body)
 		if err != nil {
-			return &integrity.Mismatch{Seq: vf.last + 1, Reason: fmt.Sprintf("entries.jsonl line %d (after seq %d): %v", n, vf.last, err)}
+			return &integrity.Mismatch{Seq: *last + 1, Reason: fmt.Sprintf("%s line %d (after seq %d): %v", name, n, *last, err)}
 		}
-		if seq <= vf.last {
-			return &integrity.Mismatch{Seq: seq, Reason: fmt.Sprintf("entries.jsonl line %d: seq %d after seq %d: entries are not in seq order", n, seq, vf.last)}
+		bad := func(err error) error {
+			return &integrity.Mismatch{Seq: seq, Reason: fmt.Sprintf("%s line %d: %v", name, n, err)}
+		}
+		if seq <= *last {
+			return bad(fmt.Errorf("seq %d after seq %d: entries are not in seq order", seq, *last))
 		}
 		rec, matches, err := vf.inspect(body, seq, lh)
 		if err != nil {
-			return &integrity.Mismatch{Seq: seq, Reason: fmt.Sprintf("entries.jsonl line %d: %v", n, err)}
+			return bad(err)
 		}
-		if !matches {
-			return &integrity.Mismatch{Seq: seq, Reason: fmt.Sprintf("entries.jsonl line %d: the entry does not match the manifest's filters", n)}
+		if err := check(seq, rec, matches); err != nil {
+			return bad(err)
 		}
-		if vf.first < 0 {
-			vf.first = seq
-		}
-		vf.last = seq
+		*last = seq
 		rec.put(buf[:])
 		lw.Write(buf[:])
-		vf.count++
 		vf.tick()
 		return nil
 	})
+	if err != nil {
+		return nil, inFile(name, err)
+	}
+	return sum.Sum(nil), lw.Flush()
+}
+
+// inFile names the file a reading error came from, unless it is a
+// *integrity.Mismatch, which names its seq and line itself.
+func inFile(name string, err error) error {
 	var m *integrity.Mismatch
 	if errors.As(err, &m) {
 		return err
-	} else if err != nil {
-		return fmt.Errorf("entries.jsonl: %w", err)
 	}
-	vf.sum = sum.Sum(nil)
-	return lw.Flush()
+	return fmt.Errorf("%s: %w", name, err)
 }
 
 // leafHash appends SHA-256(0x00 || body) to dst, reusing h.
@@ -387,11 +412,7 @@ func (vf *verifier) checkProofs(r io.Reader, name, of string, leaves *os.File, c
 		return nil
 	})
 	if err != nil {
-		var m *integrity.Mismatch
-		if errors.As(err, &m) {
-			return err
-		}
-		return fmt.Errorf("%s: %w", name, err)
+		return inFile(name, err)
 	}
 	if lines != count {
 		return fmt.Errorf("%s has %d lines, %s %d", name, lines, of, count)

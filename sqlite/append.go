@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -67,34 +68,19 @@ const idsPerLookup = 500
 // Stored looks the ids up in chunks of idsPerLookup.
 func (c *commitTx) Stored(ctx context.Context, ids []string) (map[string]sequencer.Stored, error) {
 	out := map[string]sequencer.Stored{}
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), idsPerLookup)]
-		ids = ids[len(chunk):]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
-		rows, err := c.tx.QueryContext(ctx, `SELECT id, fingerprint, canonical FROM entries WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("look up ids: %w", err)
-		}
-		for rows.Next() {
+	err := queryIn(ctx, c.tx, `SELECT id, fingerprint, canonical FROM entries WHERE id IN (%s)`, ids,
+		func(rows *sql.Rows) error {
 			var (
 				id string
 				st sequencer.Stored
 			)
-			if err := rows.Scan(&id, &st.Fingerprint, &st.Canonical); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("look up ids: %w", err)
-			}
+			err := rows.Scan(&id, &st.Fingerprint, &st.Canonical)
 			out[id] = st
-		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("look up ids: %w", err)
-		}
-		if err := prunedIDs(ctx, c.tx, chunk, args, out); err != nil {
-			return nil, err
-		}
+			return err
+		},
+		func(chunk []string, args []any) error { return prunedIDs(ctx, c.tx, chunk, args, out) })
+	if err != nil {
+		return nil, fmt.Errorf("look up ids: %w", err)
 	}
 	return out, nil
 }
@@ -102,33 +88,53 @@ func (c *commitTx) Stored(ctx context.Context, ids []string) (map[string]sequenc
 // Heads reads where the actors' chains end, in chunks of idsPerLookup.
 func (c *commitTx) Heads(ctx context.Context, actors []string) (map[string]auditlog.ActorHead, error) {
 	out := make(map[string]auditlog.ActorHead, len(actors))
-	for len(actors) > 0 {
-		chunk := actors[:min(len(actors), idsPerLookup)]
-		actors = actors[len(chunk):]
-		args := make([]any, len(chunk))
-		for i, a := range chunk {
-			args[i] = a
-		}
-		rows, err := c.tx.QueryContext(ctx, `SELECT actor_id, chain_len, last_seq FROM actor_heads WHERE actor_id IN (`+placeholders(len(chunk))+`)`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("read actor heads: %w", err)
-		}
-		for rows.Next() {
+	err := queryIn(ctx, c.tx, `SELECT actor_id, chain_len, last_seq FROM actor_heads WHERE actor_id IN (%s)`, actors,
+		func(rows *sql.Rows) error {
 			var (
 				a string
 				h auditlog.ActorHead
 			)
-			if err := rows.Scan(&a, &h.Count, &h.Last); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("read actor heads: %w", err)
-			}
+			err := rows.Scan(&a, &h.Count, &h.Last)
 			out[a] = h
-		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("read actor heads: %w", err)
-		}
+			return err
+		}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read actor heads: %w", err)
 	}
 	return out, nil
+}
+
+// queryIn runs query, its IN list (%s) filled with a chunk of idsPerLookup
+// keys at a time, calling scan on each row and then, when set, after with
+// the chunk and its arguments.
+func queryIn(ctx context.Context, tx *sql.Tx, query string, keys []string, scan func(*sql.Rows) error, after func([]string, []any) error) error {
+	for len(keys) > 0 {
+		chunk := keys[:min(len(keys), idsPerLookup)]
+		keys = keys[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, k := range chunk {
+			args[i] = k
+		}
+		rows, err := tx.QueryContext(ctx, fmt.Sprintf(query, placeholders(len(chunk))), args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		if after != nil {
+			if err := after(chunk, args); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // writeHeads stores the moved heads, rowsPerInsert per statement: new
