@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -76,28 +75,13 @@ func (rr *recordReader) next() (record, bool, error) {
 	return r, true, nil
 }
 
-// entryHead is what verification decodes of an entry: the fields filters
-// read and the chain (metadata is skipped).
-type entryHead struct {
-	Seq          *int64           `json:"seq"`
-	ActorSeq     *int64           `json:"actor_seq"`
-	ActorPrev    *int64           `json:"actor_prev"`
-	Action       string           `json:"action"`
-	ResourceType string           `json:"resource_type"`
-	ResourceID   string           `json:"resource_id"`
-	ActorID      string           `json:"actor_id"`
-	ProjectID    *string          `json:"project_id"`
-	Outcome      auditlog.Outcome `json:"outcome"`
-	OccurredAt   string           `json:"occurred_at"`
-}
-
 // inspect decodes one line of entries.jsonl or chain.jsonl (at seq), checks
 // that it is the user's, and returns its record and whether it matches the
 // manifest's filters.
 func (vf *verifier) inspect(body []byte, seq int64, lh hash.Hash) (record, bool, error) {
 	rec := record{seq: seq, actorSeq: -1, actorPrev: -1}
-	var h entryHead
-	if err := json.Unmarshal(body, &h); err != nil {
+	h, err := decodeHead(body)
+	if err != nil {
 		return rec, false, fmt.Errorf("not an entry: %w", err)
 	}
 	if h.Seq == nil || *h.Seq != seq {
