@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -105,6 +107,7 @@ func TestClusterMode(t *testing.T) {
 
 	// Each shard is its own log: its checkpoint, key and tiles.
 	wantError(t, a.do("GET", "/v1/checkpoint", "", nil), http.StatusBadRequest, auditlog.EInvalid, "shard")
+	var keys []string
 	for k := range 2 {
 		cp := a.do("GET", "/v1/checkpoint?shard="+string(rune('0'+k)), "", nil)
 		if cp.Status != http.StatusOK || !strings.Contains(string(cp.Body), "/shard-"+string(rune('0'+k))+"\n") {
@@ -117,6 +120,17 @@ func TestClusterMode(t *testing.T) {
 		if code, out, errOut := run(t, "verify", "--db", shards[k], "--key", strings.TrimSpace(string(key.Body))); code != 0 {
 			t.Fatalf("verify --db shard %d: %d %s %s", k, code, out, errOut)
 		}
+		keys = append(keys, strings.TrimSpace(string(key.Body)))
+	}
+	// The owner's export comes from their shard (0, as the proof said) and
+	// proves its completeness with that shard's actor chain.
+	res := b.do("GET", "/v1/audit-logs/export", ownerToken, nil)
+	bundleFile := filepath.Join(t.TempDir(), "owner.tar.gz")
+	if err := os.WriteFile(bundleFile, res.Body, 0o600); res.Status != http.StatusOK || err != nil {
+		t.Fatalf("export through node b: %d %v", res.Status, err)
+	}
+	if code, out, errOut := run(t, "verify", bundleFile, "--key", keys[0]); code != 0 || !strings.Contains(out, "OK: complete: no entry of ") {
+		t.Fatalf("verify the owner's export: %d %s %s", code, out, errOut)
 	}
 	if res := a.do("GET", "/readyz", "", nil); res.Status != http.StatusOK {
 		t.Fatalf("readyz: %d %s", res.Status, res.Body)
