@@ -58,20 +58,56 @@ func Binary(tb testing.TB) string {
 // JetStream leader; the processes are killed when the test ends.
 func Start(tb testing.TB, n int) *Cluster {
 	tb.Helper()
-	c := &Cluster{tb: tb, bin: Binary(tb), dir: tb.TempDir(), name: fmt.Sprintf("auditlog-test-%d", time.Now().UnixNano()%1e6)}
-	for range n {
-		c.ports = append(c.ports, FreePort(tb))
-		c.routes = append(c.routes, FreePort(tb))
-	}
-	c.procs = make([]*exec.Cmd, n)
-	c.exited = make([]chan struct{}, n)
-	c.logs = make([]*bytes.Buffer, n)
-	for i := range n {
-		c.start(i)
-	}
+	c := &Cluster{tb: tb, bin: Binary(tb), name: fmt.Sprintf("auditlog-test-%d", time.Now().UnixNano()%1e6)}
 	tb.Cleanup(c.Stop)
+	// A port FreePort found may be taken by another process before the node
+	// binds it (test packages run in parallel, and start NATS too): a node
+	// that exits at once is a lost race, and the cluster starts again on
+	// other ports.
+	for attempt := 1; ; attempt++ {
+		c.dir, c.ports, c.routes = tb.TempDir(), nil, nil
+		for range n {
+			c.ports = append(c.ports, FreePort(tb))
+			c.routes = append(c.routes, FreePort(tb))
+		}
+		c.procs = make([]*exec.Cmd, n)
+		c.exited = make([]chan struct{}, n)
+		c.logs = make([]*bytes.Buffer, n)
+		for i := range n {
+			c.start(i)
+		}
+		dead := c.waitListening(10 * time.Second)
+		if dead < 0 {
+			break
+		}
+		if attempt == 3 {
+			tb.Fatalf("natstest: node %d did not start, 3 times: %s", dead, c.Log(dead))
+		}
+		tb.Logf("natstest: node %d did not start (a port taken since it was picked?); starting again: %s", dead, c.Log(dead))
+		c.Stop()
+	}
 	c.WaitReady(30 * time.Second)
 	return c
+}
+
+// waitListening waits until every node accepts client connections, and
+// returns the first node whose process exited instead, or -1.
+func (c *Cluster) waitListening(timeout time.Duration) int {
+	deadline := time.Now().Add(timeout)
+	for i := range c.ports {
+		for !alive(c.ports[i]) {
+			select {
+			case <-c.exited[i]:
+				return i
+			default:
+			}
+			if time.Now().After(deadline) {
+				return i
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return -1
 }
 
 // URLs returns the client URLs of every node, comma-separated.
@@ -185,7 +221,11 @@ func (c *Cluster) WaitReady(timeout time.Duration) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	c.tb.Fatalf("natstest: JetStream not ready after %s: %v\n%s", timeout, last, c.Log(0))
+	var logs strings.Builder
+	for i := range c.ports {
+		fmt.Fprintf(&logs, "--- node %d:\n%s", i, c.Log(i))
+	}
+	c.tb.Fatalf("natstest: JetStream not ready after %s: %v\n%s", timeout, last, logs.String())
 }
 
 // ready checks JetStream on every running node, then places (and deletes) a
