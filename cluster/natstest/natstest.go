@@ -90,12 +90,18 @@ func Start(tb testing.TB, n int) *Cluster {
 	return c
 }
 
-// waitListening waits until every node accepts client connections, and
-// returns the first node whose process exited instead, or -1.
+// waitListening waits until every node says it listens on its client port
+// (and, in a cluster, its route port), and returns the first node whose
+// process exited instead, or -1. It reads the node's own log, not the port:
+// another process holding the port would answer a dial.
 func (c *Cluster) waitListening(timeout time.Duration) int {
 	deadline := time.Now().Add(timeout)
+	want := "Server is ready"
 	for i := range c.ports {
-		for !alive(c.ports[i]) {
+		if len(c.ports) > 1 {
+			want = fmt.Sprintf("Listening for route connections on 127.0.0.1:%d", c.routes[i])
+		}
+		for !strings.Contains(c.Log(i), want) {
 			select {
 			case <-c.exited[i]:
 				return i
@@ -105,6 +111,15 @@ func (c *Cluster) waitListening(timeout time.Duration) int {
 				return i
 			}
 			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// A node that lost a port race exits right after trying to bind.
+	time.Sleep(50 * time.Millisecond)
+	for i := range c.ports {
+		select {
+		case <-c.exited[i]:
+			return i
+		default:
 		}
 	}
 	return -1
