@@ -31,7 +31,7 @@ type Cluster struct {
 	mu     sync.Mutex
 	procs  []*exec.Cmd
 	exited []chan struct{} // closed when node i's process has exited
-	logs   []*bytes.Buffer
+	logs   []*syncWriter   // what each node printed
 }
 
 // Binary returns the nats-server binary to run, skipping the test when there
@@ -72,7 +72,7 @@ func Start(tb testing.TB, n int) *Cluster {
 		}
 		c.procs = make([]*exec.Cmd, n)
 		c.exited = make([]chan struct{}, n)
-		c.logs = make([]*bytes.Buffer, n)
+		c.logs = make([]*syncWriter, n)
 		for i := range n {
 			c.start(i)
 		}
@@ -163,8 +163,8 @@ func (c *Cluster) start(i int) {
 			"--routes", strings.Join(routes, ","))
 	}
 	cmd := exec.Command(c.bin, args...)
-	buf := &bytes.Buffer{}
-	cmd.Stdout, cmd.Stderr = &syncWriter{b: buf}, &syncWriter{b: buf}
+	buf := &syncWriter{} // one writer (one lock) for both streams
+	cmd.Stdout, cmd.Stderr = buf, buf
 	if err := cmd.Start(); err != nil {
 		c.tb.Fatalf("natstest: start node %d: %v", i, err)
 	}
@@ -307,9 +307,18 @@ func FreePort(tb testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// syncWriter is a node's output, written by its process's stdout and
+// stderr copiers and read by Log, all under one lock.
 type syncWriter struct {
 	mu sync.Mutex
-	b  *bytes.Buffer
+	b  bytes.Buffer
+}
+
+// String returns what was written (the last part, past 1 MiB).
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
 
 func (w *syncWriter) Write(p []byte) (int, error) {
