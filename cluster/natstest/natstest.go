@@ -59,13 +59,13 @@ func Binary(tb testing.TB) string {
 func Start(tb testing.TB, n int) *Cluster {
 	tb.Helper()
 	c := &Cluster{tb: tb, bin: Binary(tb), name: fmt.Sprintf("auditlog-test-%d", time.Now().UnixNano()%1e6)}
-	tb.Cleanup(c.Stop)
 	// A port FreePort found may be taken by another process before the node
 	// binds it (test packages run in parallel, and start NATS too): a node
 	// that exits at once is a lost race, and the cluster starts again on
 	// other ports.
 	for attempt := 1; ; attempt++ {
 		c.dir, c.ports, c.routes = tb.TempDir(), nil, nil
+		tb.Cleanup(c.Stop) // registered after TempDir, so it runs before the directory is removed
 		for range n {
 			c.ports = append(c.ports, FreePort(tb))
 			c.routes = append(c.routes, FreePort(tb))
