@@ -420,7 +420,7 @@ func (s *State) TokenByID(ctx context.Context, id string) (auditlog.Token, error
 func (s *State) getToken(ctx context.Context, id string) (auditlog.Token, uint64, error) {
 	ctx, cancel := withDefaultDeadline(ctx, callTimeout)
 	defer cancel()
-	e, err := s.tokensKV.Get(ctx, id)
+	e, err := kvGet(ctx, s.nc, s.tokensKV, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 		return auditlog.Token{}, 0, auditlog.Errorf(auditlog.ENotFound, "no such token")
 	} else if err != nil {
@@ -523,7 +523,7 @@ func (s *State) ProjectOwner(ctx context.Context, projectID string) (string, err
 	}
 	ctx, cancel := withDefaultDeadline(ctx, callTimeout)
 	defer cancel()
-	e, err := s.projKV.Get(ctx, projectKey(projectID))
+	e, err := kvGet(ctx, s.nc, s.projKV, projectKey(projectID))
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 		return "", auditlog.Errorf(auditlog.ENotFound, "no such project")
 	} else if err != nil {
@@ -567,7 +567,7 @@ func (s *State) Secret(ctx context.Context, name string, size int) ([]byte, erro
 	} else if !errors.Is(err, jetstream.ErrKeyExists) {
 		return nil, auditlog.StoreError(fmt.Errorf("cluster.State.Secret: %w", err))
 	}
-	e, err := s.stateKV.Get(ctx, key)
+	e, err := kvGet(ctx, s.nc, s.stateKV, key)
 	if err != nil {
 		return nil, auditlog.StoreError(fmt.Errorf("cluster.State.Secret: %w", err))
 	}
