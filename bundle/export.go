@@ -221,60 +221,48 @@ func (x *Export) WriteTo(w io.Writer) (int64, error) {
 
 // writeTo writes the archive's four gzip members.
 func (x *Export) writeTo(w io.Writer) error {
-	gz, err := gzip.NewWriterLevel(w, x.level)
-	if err != nil {
-		return err
-	}
-	sw := &switchWriter{w: gz}
+	sw := &switchWriter{}
 	tw := tar.NewWriter(sw)
-	for _, f := range []struct {
-		name string
-		body []byte
+	for i, m := range []struct {
+		level int
+		name  string
+		file  *os.File
 	}{
-		{FileCheckpoint, x.checkpoint}, {FileKey, []byte(x.key + "\n")}, {FileManifest, x.manifestNote},
+		{x.level, FileEntries, x.entries}, {gzip.NoCompression, FileProofs, x.proofs},
+		{x.level, FileChain, x.chain}, {gzip.NoCompression, FileChainProofs, x.chainProofs},
 	} {
-		if err := x.header(tw, f.name, int64(len(f.body))); err != nil {
+		gz, err := gzip.NewWriterLevel(w, m.level)
+		if err != nil {
 			return err
 		}
-		if _, err := tw.Write(f.body); err != nil {
+		sw.w = gz
+		if i == 0 { // the small files lead the first member
+			for _, f := range []struct {
+				name string
+				body []byte
+			}{
+				{FileCheckpoint, x.checkpoint}, {FileKey, []byte(x.key + "\n")}, {FileManifest, x.manifestNote},
+			} {
+				if err := x.header(tw, f.name, int64(len(f.body))); err != nil {
+					return err
+				}
+				if _, err := tw.Write(f.body); err != nil {
+					return err
+				}
+			}
+		}
+		if err := x.copyFile(tw, m.name, m.file); err != nil {
+			return err
+		}
+		end := tw.Flush
+		if m.name == FileChainProofs {
+			end = tw.Close // the archive's end-of-archive blocks go into the last member
+		}
+		if err := errors.Join(end(), gz.Close()); err != nil {
 			return err
 		}
 	}
-	if err := x.copyFile(tw, FileEntries, x.entries); err != nil {
-		return err
-	}
-	if err := errors.Join(tw.Flush(), gz.Close()); err != nil {
-		return err
-	}
-	stored, err := gzip.NewWriterLevel(w, gzip.NoCompression)
-	if err != nil {
-		return err
-	}
-	sw.w = stored
-	if err := x.copyFile(tw, FileProofs, x.proofs); err != nil {
-		return err
-	}
-	if err := errors.Join(tw.Flush(), stored.Close()); err != nil {
-		return err
-	}
-	if gz, err = gzip.NewWriterLevel(w, x.level); err != nil {
-		return err
-	}
-	sw.w = gz
-	if err := x.copyFile(tw, FileChain, x.chain); err != nil {
-		return err
-	}
-	if err := errors.Join(tw.Flush(), gz.Close()); err != nil {
-		return err
-	}
-	if stored, err = gzip.NewWriterLevel(w, gzip.NoCompression); err != nil {
-		return err
-	}
-	sw.w = stored
-	if err := x.copyFile(tw, FileChainProofs, x.chainProofs); err != nil {
-		return err
-	}
-	return errors.Join(tw.Close(), stored.Close())
+	return nil
 }
 
 // header writes a regular file's tar header.
