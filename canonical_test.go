@@ -126,3 +126,22 @@ func FuzzCanonical(f *testing.F) {
 		}
 	})
 }
+
+// TestActorChainFollows: each place ActorHead.Link hands out follows the one
+// before it, and nothing else does.
+func TestActorChainFollows(t *testing.T) {
+	var h ActorHead
+	first := h.Link(4)
+	second := h.Link(9)
+	if first.ActorSeq != 0 || first.ActorPrev != nil || !second.Follows(4, 0) {
+		t.Fatalf("first %+v, second %+v", first, second)
+	}
+	for _, c := range []struct{ prevSeq, prevActor int64 }{{5, 0}, {4, 1}, {9, 1}} {
+		if second.Follows(c.prevSeq, c.prevActor) {
+			t.Fatalf("follows %+v", c)
+		}
+	}
+	if first.Follows(-1, -1) || (*ActorChain)(nil).Follows(4, 0) {
+		t.Fatal("a first place, or none, follows nothing")
+	}
+}

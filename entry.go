@@ -139,3 +139,10 @@ func (h *ActorHead) Link(seq int64) *ActorChain {
 	h.Count, h.Last = h.Count+1, seq
 	return c
 }
+
+// Follows reports whether c is the next place in a chain after the actor's
+// entry at prevSeq, whose actor_seq is prevActorSeq: the following actor_seq,
+// naming that entry as the previous one. A nil c follows nothing.
+func (c *ActorChain) Follows(prevSeq, prevActorSeq int64) bool {
+	return c != nil && c.ActorSeq == prevActorSeq+1 && c.ActorPrev != nil && *c.ActorPrev == prevSeq
+}

@@ -72,7 +72,7 @@ func (cs *chainStart) add(e *auditlog.Entry) error {
 	}
 	if cs.all {
 		c := e.Chain
-		if cs.broken == nil && (c == nil || c.ActorSeq != cs.lastActor+1 || c.ActorPrev == nil || *c.ActorPrev != cs.lastSeq) {
+		if cs.broken == nil && !c.Follows(cs.lastSeq, cs.lastActor) {
 			cs.broken = errChanged("%s's chain breaks between seq %d and seq %d", e.ActorID, cs.lastSeq, e.Seq)
 		}
 		if c != nil {
@@ -155,7 +155,7 @@ func (x *Export) spoolChain(ctx context.Context, src Source, opts *Options, cs *
 				return nil, errChanged("seq %d has no actor chain after chained seq %d", e.Seq, cs.seq)
 			case prevSeq < 0 && (e.Seq != cs.seq || e.Chain.ActorSeq != cs.actor):
 				return nil, errChanged("the chain's start seq %d is gone", cs.seq)
-			case prevSeq >= 0 && (e.Chain.ActorSeq != prevActor+1 || e.Chain.ActorPrev == nil || *e.Chain.ActorPrev != prevSeq):
+			case prevSeq >= 0 && !e.Chain.Follows(prevSeq, prevActor):
 				return nil, errChanged("%s's chain breaks between seq %d and seq %d", opts.UserID, prevSeq, e.Seq)
 			case more && pending < e.Seq:
 				return nil, errChanged("exported seq %d is gone", pending)
